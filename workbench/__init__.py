@@ -1,0 +1,1 @@
+"""workbench: a Textual workbench for vLLM."""
