@@ -47,7 +47,9 @@ ThinkingHistory = Literal["strip", "keep_last", "keep_all"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True
+    )
 
 
 class ModelSection(_Strict):
@@ -68,7 +70,8 @@ class ModelSection(_Strict):
     tokenizer: str | None = None
     """Tokenizer directory or id, when it differs from the model."""
     chat_template: str | None = None
-    """Path to a custom Jinja chat template (relative to the profile file). Sharing: needs consent."""
+    """Path to a custom Jinja chat template (relative to the profile file). Sharing: needs
+    consent."""
     trust_remote_code: bool = False
     """Run Python code shipped with the model. Sharing: needs consent."""
 
@@ -108,7 +111,8 @@ class EngineSection(_Strict):
     seed: int | None = None
     """Engine-level random seed."""
     extra: dict[str, Any] = Field(default_factory=dict)
-    """[engine.extra]: any other AsyncEngineArgs field by name (validated when vLLM is importable)."""
+    """[engine.extra]: any other AsyncEngineArgs field by name (validated when vLLM is
+    installed)."""
 
 
 class SamplingSection(_Strict):

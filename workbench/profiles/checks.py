@@ -1,0 +1,189 @@
+"""Cross-field rules a schema cannot express, and checks against vLLM's own argument names.
+
+vLLM is never imported here: its ``EngineArgs`` field names are read from the installed source
+with ``ast`` (25 ms instead of a 5 s import); a test checks that this equals
+``dataclasses.fields(AsyncEngineArgs)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib.util
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workbench.profiles.errors import ProfileError, did_you_mean
+from workbench.profiles.models import expand_model_path
+from workbench.profiles.schema import EngineSection, Profile
+from workbench.profiles.toml_lines import KeyPath
+
+ErrorFactory = Callable[[KeyPath, str, "str | None"], ProfileError]
+
+MAX_GPUS = 256
+"""More GPUs than this (tensor × pipeline parallel) is a typo, not a deployment."""
+
+# EngineArgs names that a first-class profile key already sets.
+FIRST_CLASS_ENGINE_ARGS: dict[str, str] = {
+    **{name: f"engine.{name}" for name in EngineSection.model_fields if name != "extra"},
+    "model": "model.id / model.path",
+    "tokenizer": "model.tokenizer",
+    "revision": "model.revision",
+    "dtype": "model.dtype",
+    "quantization": "model.quantization",
+    "trust_remote_code": "model.trust_remote_code",
+}
+
+
+@functools.cache
+def vllm_engine_arg_names() -> frozenset[str] | None:
+    """Field names of vLLM's ``AsyncEngineArgs``, or None when vLLM is not installed."""
+    spec = importlib.util.find_spec("vllm")
+    if spec is None or spec.origin is None:
+        return None
+    source = Path(spec.origin).parent / "engine" / "arg_utils.py"
+    try:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return _engine_arg_names_by_import()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name in ("EngineArgs", "AsyncEngineArgs"):
+            for statement in node.body:
+                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+                    names.add(statement.target.id)
+    return frozenset(names) if names else _engine_arg_names_by_import()
+
+
+def _engine_arg_names_by_import() -> frozenset[str] | None:
+    try:
+        import dataclasses
+
+        from vllm.engine.arg_utils import AsyncEngineArgs
+    except Exception:  # vLLM present but broken: skip this check, the engine will say more
+        return None
+    return frozenset(f.name for f in dataclasses.fields(AsyncEngineArgs))
+
+
+def check_profile(
+    profile: Profile, data: dict[str, Any], base_dir: Path, error: ErrorFactory
+) -> None:
+    """Raise the first cross-field contradiction as a ProfileError."""
+    engine, sampling = profile.engine, profile.sampling
+    if engine.max_num_seqs is not None and sampling.n > engine.max_num_seqs:
+        raise error(
+            ("sampling", "n"),
+            f"n = {sampling.n} is more than engine.max_num_seqs = {engine.max_num_seqs}",
+            f"vLLM schedules each sample as one sequence: raise engine.max_num_seqs to at least "
+            f"{sampling.n} or lower n",
+        )
+    gpus = engine.tensor_parallel_size * engine.pipeline_parallel_size
+    if gpus > MAX_GPUS:
+        raise error(
+            ("engine", "tensor_parallel_size"),
+            f"tensor_parallel_size × pipeline_parallel_size = {gpus} GPUs",
+            f"more than {MAX_GPUS} GPUs for one model is surely a typo; use the GPU count per node",
+        )
+    if engine.kv_cache_memory_bytes is not None and engine.kv_cache_memory_bytes < 1024 * 1024:
+        raise error(
+            ("engine", "kv_cache_memory_bytes"),
+            f"{engine.kv_cache_memory_bytes} bytes cannot hold even one KV block",
+            "the value is in bytes: 67108864 is 64 MiB",
+        )
+    if sampling.json_schema is not None:
+        _check_json_schema(sampling.json_schema, base_dir, error)
+    if profile.model.chat_template is not None:
+        template = expand_model_path(profile.model.chat_template, base_dir)
+        if not template.is_file():
+            raise error(
+                ("model", "chat_template"),
+                f"chat template {template} does not exist",
+                "the path is relative to the profile file",
+            )
+    _check_engine_extra(engine.extra, error)
+
+
+def _check_json_schema(raw: str, base_dir: Path, error: ErrorFactory) -> None:
+    key = ("sampling", "json_schema")
+    schema_path = expand_model_path(raw, base_dir)
+    if not schema_path.is_file():
+        raise error(
+            key,
+            f"JSON schema file {schema_path} does not exist",
+            "the path is relative to the profile file",
+        )
+    try:
+        parsed = json.loads(schema_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise error(key, f"{schema_path} is not UTF-8 text", "save it as UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise error(
+            key,
+            f"{schema_path} is not valid JSON ({exc.msg} at line {exc.lineno})",
+            "check it with `python -m json.tool`",
+        ) from None
+    if not isinstance(parsed, dict):
+        raise error(
+            key,
+            f"{schema_path} holds a JSON {type(parsed).__name__}, not a schema object",
+            'a JSON schema is an object such as {"type": "object", ...}',
+        )
+
+
+def _check_engine_extra(extra: dict[str, Any], error: ErrorFactory) -> None:
+    if not extra:
+        return
+    known = vllm_engine_arg_names()
+    for name in extra:
+        key = ("engine", "extra", name)
+        snake = name.replace("-", "_")
+        if snake in FIRST_CLASS_ENGINE_ARGS:
+            raise error(
+                key,
+                f"duplicates {FIRST_CLASS_ENGINE_ARGS[snake]}",
+                f"set {FIRST_CLASS_ENGINE_ARGS[snake]} instead of engine.extra.{name}",
+            )
+        if known is None:
+            continue  # vLLM not installed here: the engine host checks it
+        if name not in known:
+            if snake in known:
+                raise error(
+                    key, "vLLM engine arguments use snake_case names", f"write {snake} = ..."
+                )
+            suggestion = did_you_mean(name, known)
+            raise error(
+                key,
+                "not a vLLM engine argument (EngineArgs has no such field)",
+                f"did you mean `{suggestion}`?"
+                if suggestion
+                else "see `vllm serve --help` for the names (dashes become underscores)",
+            )
+
+
+def check_against_model(profile: Profile, model_dir: Path, error: ErrorFactory) -> None:
+    """Checks that need the model's config.json (only when the model is on this machine)."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(
+            ("model",),
+            f"{model_dir / 'config.json'} is unreadable or not JSON ({exc})",
+            "re-download or re-copy the model",
+        ) from None
+    if not isinstance(config, dict):
+        raise error(
+            ("model",),
+            f"{model_dir / 'config.json'} is not a JSON object",
+            "re-download or re-copy the model",
+        )
+    text_config = config.get("text_config") if isinstance(config.get("text_config"), dict) else None
+    heads = (text_config or config).get("num_attention_heads")
+    tp = profile.engine.tensor_parallel_size
+    if isinstance(heads, int) and heads > 0 and heads % tp != 0:
+        raise error(
+            ("engine", "tensor_parallel_size"),
+            f"{tp} does not divide the model's {heads} attention heads",
+            f"vLLM splits attention heads evenly across GPUs: pick a divisor of {heads}",
+        )
