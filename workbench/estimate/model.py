@@ -1,0 +1,397 @@
+"""The memory model for one GPU (or the CPU engine): where the bytes go, and the verdict.
+
+GPU: vllm/v1/worker/gpu_worker.py::determine_available_memory —
+    available KV = total × gpu_memory_utilization − (weights + non-torch + activation peak)
+                   − CUDA-graph estimate.
+CPU: vllm/v1/worker/cpu_worker.py — the KV budget is kv_cache_memory_bytes
+    (VLLM_CPU_KVCACHE_SPACE GiB sets it), nothing is subtracted.
+Weights are exact (safetensors headers). KV bytes, blocks, tokens and concurrency are exact
+(workbench.estimate.kv). Non-torch, activation and CUDA-graph figures are estimates whose
+sources are given in their docstrings; calibration replaces them with measured ones.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from workbench.estimate.errors import EstimateError
+from workbench.estimate.facts import ModelFacts
+from workbench.estimate.gpus import GpuSpec
+from workbench.estimate.kv import (
+    CPU_DEFAULT_BLOCK_SIZE,
+    GPU_DEFAULT_BLOCK_SIZE,
+    KvPlan,
+    kv_bytes_per_token,
+    plan_kv,
+)
+from workbench.estimate.sizes import GiB, MiB, format_gib
+
+if TYPE_CHECKING:
+    from workbench.estimate.calibration import CalibrationStore
+    from workbench.profiles import LoadedProfile, Profile
+
+Verdict = Literal["fits", "tight", "does_not_fit"]
+
+TIGHT_HEADROOM = 0.05
+"""Below 5 % spare KV (or room for fewer than n full-length sequences × 1.05) is "tight"."""
+
+
+@dataclass(frozen=True)
+class EstimateSettings:
+    """The engine arguments that decide memory (names and meaning as vLLM's EngineArgs)."""
+
+    max_model_len: int | None = None
+    gpu_memory_utilization: float = 0.9
+    kv_cache_dtype: str = "auto"
+    tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
+    max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
+    enforce_eager: bool = False
+    block_size: int | None = None
+    kv_cache_memory_bytes: int | None = None
+    n: int = 1
+
+    @classmethod
+    def from_profile(cls, profile: Profile) -> EstimateSettings:
+        """Settings from a profile's [engine] and [sampling] tables."""
+        engine = profile.engine
+        return cls(
+            max_model_len=engine.max_model_len,
+            gpu_memory_utilization=engine.gpu_memory_utilization,
+            kv_cache_dtype=engine.kv_cache_dtype,
+            tensor_parallel_size=engine.tensor_parallel_size,
+            pipeline_parallel_size=engine.pipeline_parallel_size,
+            max_num_seqs=engine.max_num_seqs,
+            max_num_batched_tokens=engine.max_num_batched_tokens,
+            enforce_eager=engine.enforce_eager,
+            block_size=engine.block_size,
+            kv_cache_memory_bytes=engine.kv_cache_memory_bytes,
+            n=profile.sampling.n,
+        )
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Where one GPU's memory goes and what that buys (all bytes per GPU)."""
+
+    device: str
+    total_bytes: int
+    budget_bytes: int
+    """total × gpu_memory_utilization (CPU: the KV budget plus weights, for display)."""
+    weights_bytes: int
+    non_torch_bytes: int
+    activation_bytes: int
+    cuda_graph_bytes: int
+    available_kv_bytes: int
+    kv_bytes_per_token: int
+    block_size: int
+    num_blocks: int
+    kv_tokens: int
+    max_model_len: int
+    """The effective max_model_len (the setting, or the model's derived maximum)."""
+    max_concurrency: float
+    verdict: Verdict
+    reason: str
+    largest_fitting_max_model_len: int | None
+    warnings: tuple[str, ...] = ()
+    calibrated_from_loads: int = 0
+    weights_exact: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``workbench estimate --json``)."""
+        from dataclasses import asdict
+
+        data = asdict(self)
+        data["warnings"] = list(self.warnings)
+        return data
+
+
+def default_max_num_batched_tokens(gpu: GpuSpec, world_size: int) -> int:
+    """vLLM's default for AsyncLLM (UsageContext.ENGINE_CONTEXT falls back to
+    SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS = 2048; vllm/engine/arg_utils.py)."""
+    del gpu, world_size
+    return 2048
+
+
+def default_max_num_seqs(gpu: GpuSpec) -> int:
+    """SchedulerConfig.DEFAULT_MAX_NUM_SEQS (128) for AsyncLLM."""
+    del gpu
+    return 128
+
+
+def non_torch_bytes(settings: EstimateSettings) -> int:
+    """Memory outside PyTorch's allocator that grows during load (cuBLAS/NCCL workspaces).
+
+    Estimate: vLLM's memory-profiling log on single GPUs typically reports
+    "non_torch_memory takes 0.1–0.3GiB"; with tensor parallelism NCCL and the custom
+    all-reduce buffers add roughly 0.5 GiB per rank. We use 0.25 GiB, + 0.5 GiB when TP > 1.
+    """
+    base = 256 * MiB
+    if settings.tensor_parallel_size > 1 or settings.pipeline_parallel_size > 1:
+        base += 512 * MiB
+    return base
+
+
+def activation_bytes(
+    facts: ModelFacts, settings: EstimateSettings, batched_tokens: int, num_seqs: int
+) -> int:
+    """Peak activation of vLLM's profile run (a dummy forward of max_num_batched_tokens).
+
+    Estimate: per token the MLP holds gate+up (2 × intermediate) and the activated product
+    (1 × intermediate), plus ~6 hidden-size buffers (residual, norm, qkv, attention output);
+    the sampler holds fp32 logits and their softmax for max_num_seqs rows. Checked against
+    vLLM's "PyTorch activation peak memory takes 1.19GiB" for Llama-3.1-8B at 8192 tokens
+    (this formula: 1.27 GiB).
+    """
+    tp = settings.tensor_parallel_size
+    intermediate = facts.intermediate_size
+    if facts.num_experts:
+        per_expert = int(facts.extra.get("moe_intermediate_size") or intermediate)
+        intermediate = per_expert * int(facts.extra.get("experts_per_token") or 8)
+    dtype = facts.dtype_bytes
+    per_token = 3 * intermediate * dtype // tp + 6 * facts.hidden_size * dtype
+    sampler = num_seqs * facts.vocab_size * 4 * 2
+    return batched_tokens * per_token + sampler
+
+
+def cuda_graph_bytes(facts: ModelFacts, settings: EstimateSettings, num_seqs: int) -> int:
+    """CUDA-graph memory vLLM subtracts (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1 default).
+
+    0 with enforce_eager. Estimate otherwise: vLLM logs "Graph capturing finished ... took
+    0.3–1.5 GiB" for 7–70B models; we take 0.25 GiB plus the largest captured batch's
+    per-layer hidden buffers (layers × hidden × 2 bytes × min(max_num_seqs × 2, 512)).
+    """
+    if settings.enforce_eager:
+        return 0
+    capture = min(num_seqs * 2, 512)
+    layers = -(-facts.num_hidden_layers // settings.pipeline_parallel_size)
+    return 256 * MiB + layers * facts.hidden_size * 2 * capture
+
+
+def weights_per_gpu(facts: ModelFacts, settings: EstimateSettings) -> int:
+    """Weights one GPU holds: total / (tp × pp) (vocab-parallel embeddings split too)."""
+    assert facts.weights_bytes is not None
+    return facts.weights_bytes // (settings.tensor_parallel_size * settings.pipeline_parallel_size)
+
+
+def cpu_kv_budget(settings: EstimateSettings) -> int | None:
+    """CPU engine KV budget: kv_cache_memory_bytes, else VLLM_CPU_KVCACHE_SPACE GiB."""
+    if settings.kv_cache_memory_bytes is not None:
+        return settings.kv_cache_memory_bytes
+    env = os.environ.get("VLLM_CPU_KVCACHE_SPACE", "")
+    if env.strip():
+        try:
+            return int(env) * GiB
+        except ValueError:
+            raise EstimateError(
+                f"VLLM_CPU_KVCACHE_SPACE={env!r}: must be a whole number of GiB"
+            ) from None
+    return None
+
+
+def host_total_bytes() -> int:
+    """MemTotal from /proc/meminfo (0 when unreadable)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_device(total_bytes: int | None = None) -> GpuSpec:
+    """The host as a device (CPU engine semantics)."""
+    return GpuSpec("cpu", total_bytes or host_total_bytes(), device="cpu")
+
+
+def _validate(facts: ModelFacts, settings: EstimateSettings) -> None:
+    if not 0 < settings.gpu_memory_utilization <= 1:
+        raise EstimateError(
+            f"gpu_memory_utilization {settings.gpu_memory_utilization}: must be in (0, 1]"
+        )
+    for name in ("tensor_parallel_size", "pipeline_parallel_size", "n"):
+        if getattr(settings, name) < 1:
+            raise EstimateError(f"{name} {getattr(settings, name)}: must be >= 1")
+    if settings.max_model_len is not None and settings.max_model_len < 1:
+        raise EstimateError(f"max_model_len {settings.max_model_len}: must be >= 1")
+    if facts.weights_bytes is None:
+        raise EstimateError(f"{facts.source}: weight size unknown")
+
+
+def make_plan(facts: ModelFacts, gpu: GpuSpec, settings: EstimateSettings) -> KvPlan:
+    """The KV plan for this device and settings (block size default by device)."""
+    default_block = CPU_DEFAULT_BLOCK_SIZE if gpu.device == "cpu" else GPU_DEFAULT_BLOCK_SIZE
+    world = settings.tensor_parallel_size * settings.pipeline_parallel_size
+    batched = settings.max_num_batched_tokens or default_max_num_batched_tokens(gpu, world)
+    # vllm/config/vllm.py::max_concurrent_batches: async scheduling (GPU default) keeps 2
+    # batches in flight at pp=1; the CPU platform turns async scheduling off.
+    pp = settings.pipeline_parallel_size
+    concurrent = pp if (gpu.device == "cpu" or pp > 1) else 2
+    return plan_kv(
+        facts,
+        block_size=settings.block_size or default_block,
+        tensor_parallel_size=settings.tensor_parallel_size,
+        pipeline_parallel_size=pp,
+        kv_cache_dtype=settings.kv_cache_dtype,
+        max_in_flight_tokens=concurrent * batched,
+    )
+
+
+def estimate(
+    facts: ModelFacts,
+    gpu: GpuSpec,
+    settings: EstimateSettings,
+    *,
+    calibration: CalibrationStore | None = None,
+    vllm_version: str | None = None,
+) -> Estimate:
+    """Predict vLLM's KV capacity and whether ``settings`` load on ``gpu`` (per-GPU figures)."""
+    _validate(facts, settings)
+    plan = make_plan(facts, gpu, settings)
+    per_token = kv_bytes_per_token(
+        facts,
+        settings.tensor_parallel_size,
+        settings.pipeline_parallel_size,
+        settings.kv_cache_dtype,
+    )
+    derived = facts.derived_max_model_len
+    max_len = settings.max_model_len or derived
+    warnings: list[str] = []
+    if "mamba" in facts.layer_kinds or "linear" in facts.layer_kinds:
+        warnings.append("mamba/linear-attention state per request is not counted")
+    world = settings.tensor_parallel_size * settings.pipeline_parallel_size
+    if gpu.device == "cuda" and gpu.count < world:
+        warnings.append(f"tp × pp = {world} GPUs but only {gpu.count} present")
+    num_seqs = settings.max_num_seqs or default_max_num_seqs(gpu)
+    batched = settings.max_num_batched_tokens or default_max_num_batched_tokens(gpu, world)
+    weights = weights_per_gpu(facts, settings)
+    loads = 0
+
+    if gpu.device == "cpu":
+        kv_budget = cpu_kv_budget(settings)
+        if kv_budget is None:
+            # vllm/v1/worker/cpu_worker.py: requested = total × util − process RSS (≈ weights)
+            kv_budget = int(gpu.total_bytes * settings.gpu_memory_utilization) - weights
+            warnings.append(
+                "no KV budget set: VLLM_CPU_KVCACHE_SPACE or "
+                "engine.kv_cache_memory_bytes makes the CPU engine predictable"
+            )
+        overhead, act, graphs = 0, 0, 0
+        available = kv_budget
+        budget = kv_budget + weights
+    else:
+        budget = int(gpu.total_bytes * settings.gpu_memory_utilization)
+        overhead = non_torch_bytes(settings)
+        act = activation_bytes(facts, settings, batched, num_seqs)
+        graphs = cuda_graph_bytes(facts, settings, num_seqs)
+        if calibration is not None:
+            correction = calibration.correction_for(
+                gpu_name=gpu.name, vllm_version=vllm_version, facts=facts, settings=settings
+            )
+            if correction is not None:
+                loads = correction.loads
+                if correction.weights_bytes is not None:
+                    weights = correction.weights_bytes
+                overhead = max(0, overhead + correction.overhead_delta_bytes)
+        if settings.kv_cache_memory_bytes is not None:
+            available = settings.kv_cache_memory_bytes
+        else:
+            available = budget - weights - overhead - act - graphs
+        if gpu.free_bytes is not None and gpu.free_bytes < budget:
+            used = gpu.total_bytes - gpu.free_bytes
+            warnings.append(
+                f"other processes use {format_gib(used)}: free {format_gib(gpu.free_bytes)} < "
+                f"total × util {format_gib(budget)}; vLLM refuses to start — lower "
+                f"gpu_memory_utilization to ≤ {gpu.free_bytes / gpu.total_bytes:.2f}"
+            )
+
+    num_blocks = plan.num_blocks(available)
+    blocks_needed = plan.blocks_per_request(max_len)
+    concurrency = num_blocks / blocks_needed if blocks_needed else 0.0
+    kv_tokens = int(concurrency * max_len)
+    largest = plan.largest_fitting_len(num_blocks, derived) if num_blocks > 1 else 0
+
+    verdict: Verdict
+    if settings.max_model_len is not None and settings.max_model_len > derived:
+        verdict = "does_not_fit"
+        reason = (
+            f"max_model_len {max_len} exceeds the model's maximum {derived} "
+            f"(config.json); vLLM refuses it before loading"
+        )
+    elif available <= 0:
+        verdict = "does_not_fit"
+        reason = (
+            f"weights {format_gib(weights)} plus overhead leave no memory for the KV "
+            f"cache within {format_gib(budget)}; raise gpu_memory_utilization, add GPUs "
+            f"(tensor_parallel_size) or use a quantized model"
+        )
+    elif not plan.fits(num_blocks, max_len):
+        verdict = "does_not_fit"
+        need = blocks_needed * plan.bytes_per_block
+        reason = (
+            f"one {max_len}-token request needs {format_gib(need)} of KV cache but only "
+            f"{format_gib(available)} is left; largest max_model_len that fits: {largest}"
+        )
+    elif any(w.startswith("other processes") for w in warnings):
+        verdict = "does_not_fit"
+        reason = "not enough free memory on the GPU for total × gpu_memory_utilization"
+    elif concurrency < settings.n * (1 + TIGHT_HEADROOM):
+        verdict = "tight"
+        reason = (
+            f"KV holds {concurrency:.2f} requests of {max_len} tokens; n={settings.n} "
+            f"full-length samples need {settings.n}× plus {TIGHT_HEADROOM:.0%} headroom"
+        )
+    else:
+        verdict = "fits"
+        reason = (
+            f"KV holds {kv_tokens:,} tokens: {concurrency:.2f} requests of "
+            f"{max_len:,} tokens at once"
+        )
+
+    return Estimate(
+        device=gpu.name,
+        total_bytes=gpu.total_bytes,
+        budget_bytes=budget,
+        weights_bytes=weights,
+        non_torch_bytes=overhead,
+        activation_bytes=act,
+        cuda_graph_bytes=graphs,
+        available_kv_bytes=available,
+        kv_bytes_per_token=per_token,
+        block_size=plan.block_size,
+        num_blocks=num_blocks,
+        kv_tokens=kv_tokens,
+        max_model_len=max_len,
+        max_concurrency=concurrency,
+        verdict=verdict,
+        reason=reason,
+        largest_fitting_max_model_len=largest or None,
+        warnings=tuple(warnings),
+        calibrated_from_loads=loads,
+        weights_exact=facts.weights_source in ("index", "headers", "given"),
+    )
+
+
+def estimate_profile(
+    loaded: LoadedProfile,
+    gpu: GpuSpec | None,
+    *,
+    calibration: CalibrationStore | None = None,
+    **setting_overrides: Any,
+) -> Estimate:
+    """Estimate for a loaded profile; ``gpu`` None → CPU engine semantics."""
+    from workbench.estimate.facts import read_model_facts
+
+    if loaded.model_dir is None:
+        raise EstimateError(
+            f"profile {loaded.name}: {loaded.model_error or 'model directory not found'}"
+        )
+    model_dir = loaded.model_dir
+    facts = read_model_facts(model_dir)
+    settings = replace(EstimateSettings.from_profile(loaded.profile), **setting_overrides)
+    return estimate(facts, gpu or cpu_device(), settings, calibration=calibration)
