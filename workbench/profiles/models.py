@@ -44,7 +44,7 @@ def _resolve_path(raw: str, base_dir: Path) -> Path:
         raise ModelUnavailableError(
             f"the built-in demo model is not built yet ({directory} has no config.json)",
             key="model.path",
-            hint="build it with `workbench demo-model` (see `workbench demo-model --help`)",
+            hint="`workbench demo-model --help` shows how to build it",
         )
     if not directory.exists():
         raise ProfileError(
