@@ -1,0 +1,481 @@
+"""The workbench App: wires the status bar, VRAM gauge and the four panes; owns load and shutdown.
+
+Everything blocking runs in workers; their failures all land in one ``Worker.StateChanged``
+handler. ``create_app`` is the one factory the CLI, the tests and the screenshot script use.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from workbench.ui.log_view import LogView
+from workbench.ui.messages import (
+    EngineLoaded,
+    LoadFailed,
+    LoadProgressed,
+    LoadRequested,
+    ProfileSaved,
+    TuneRequested,
+    VramSampled,
+)
+from workbench.ui.profiles_view import ProfilesView
+from workbench.ui.tuner_view import TunerView
+from workbench.ui.widgets.status_bar import StatusBar
+from workbench.ui.widgets.vram_gauge import VramGauge
+
+if TYPE_CHECKING:
+    from workbench.chat.store import ChatStore
+    from workbench.engine.api import EngineError, EngineService
+    from workbench.estimate import GpuSpec
+    from workbench.gpu import VramSampler
+    from workbench.profiles import LoadedProfile
+
+TABS = ("profiles", "tuner", "chat", "log")
+GIB = 1024**3
+
+
+class WorkbenchApp(App[None]):
+    """Profiles, tuner, chat and engine log around one embedded engine."""
+
+    CSS_PATH = "ui/app.tcss"
+    TITLE = "workbench"
+    BINDINGS = [
+        Binding("f1", "show_tab('profiles')", "Profiles"),
+        Binding("f2", "show_tab('tuner')", "Tuner"),
+        Binding("f3", "show_tab('chat')", "Chat"),
+        Binding("f4", "show_tab('log')", "Log"),
+        Binding("f5", "reload", "Reload engine"),
+        Binding("f6", "show_error", "Last error"),
+        Binding("f8", "unload", "Unload"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        *,
+        engine: EngineService,
+        sampler: VramSampler,
+        initial_profile: str | None = None,
+        autoload: bool = False,
+        project_dir: Path | None = None,
+        user_dir: Path | None = None,
+        chat_store: ChatStore | None = None,
+        gpu: GpuSpec | None = None,
+        sample_interval_s: float = 0.5,
+        resume: bool = False,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.sampler = sampler
+        self.initial_profile = initial_profile
+        self.autoload = autoload
+        self.project_dir = project_dir
+        self.user_dir = user_dir
+        self.chat_store = chat_store
+        self.gpu = gpu
+        self.sample_interval_s = sample_interval_s
+        self.resume = resume
+        self.active_profile: LoadedProfile | None = None
+        self.last_error: EngineError | None = None
+        self._sampling = threading.Lock()
+        self._sample_timer: Timer | None = None
+        self._shut_down = False
+
+    # -- layout -----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="top"):
+            yield StatusBar(id="status")
+            yield VramGauge(id="gauge")
+        with TabbedContent(id="tabs", initial="profiles"):
+            with TabPane("Profiles", id="profiles"):
+                yield ProfilesView(
+                    project_dir=self.project_dir, user_dir=self.user_dir, gpu=self.gpu,
+                    id="profiles-view",
+                )
+            with TabPane("Tuner", id="tuner"):
+                yield TunerView(gpu=self.gpu, id="tuner-view")
+            with TabPane("Chat", id="chat-tab"):
+                yield self._chat_widget()
+            with TabPane("Log", id="log"):
+                yield LogView(self.engine.log_lines, id="log-view")
+        yield Footer()
+
+    def _chat_widget(self) -> Widget:
+        try:
+            from workbench.ui.chat.view import ChatView
+        except ModuleNotFoundError:
+            return Static("The chat view is not built yet.", id="chat-placeholder")
+        return ChatView(engine=self.engine, store=self.chat_store, id="chat")
+
+    @property
+    def chat_view(self) -> Any | None:
+        """The ChatView, or None while the placeholder stands in."""
+        matches = self.query("#chat")
+        return matches.first() if matches else None
+
+    def on_mount(self) -> None:
+        if self.initial_profile is not None:
+            self._activate_initial_profile(self.initial_profile)
+        self.sample_vram()
+        if self.sample_interval_s > 0:
+            self._sample_timer = self.set_interval(self.sample_interval_s, self.sample_vram)
+
+    def _activate_initial_profile(self, name: str) -> None:
+        from workbench.profiles import ProfileError
+        from workbench.ui.profile_access import find_profile
+
+        try:
+            loaded = find_profile(name, self.project_dir, self.user_dir, self.gpu)
+        except ProfileError as error:
+            self.notify(str(error), title="Profile", severity="error")
+            return
+        self._set_active_profile(loaded)
+        self.query_one(TunerView).open_profile(loaded)
+        if self.autoload:
+            self.start_load(loaded)
+
+    def _set_active_profile(self, loaded: LoadedProfile) -> None:
+        self.active_profile = loaded
+        self.query_one(StatusBar).show_profile(loaded.name, str(loaded.origin))
+        chat = self.chat_view
+        if chat is not None:
+            chat.set_profile(loaded)
+
+    # -- VRAM sampling, off the UI thread ---------------------------------------------
+
+    def sample_vram(self) -> None:
+        """Take one VRAM reading in a thread (skipped if the previous one is still running)."""
+        if self._sampling.acquire(blocking=False):
+            self._sample_vram_thread()
+
+    @work(thread=True, group="vram", exit_on_error=False, description="sample VRAM")
+    def _sample_vram_thread(self) -> None:
+        try:
+            sample = self.sampler.sample(engine_pids=self.engine.state.pids)
+        finally:
+            self._sampling.release()
+        self.post_message(VramSampled(sample))
+
+    @on(VramSampled)
+    def _vram_sampled(self, event: VramSampled) -> None:
+        state = self.engine.state
+        figures = state.figures if state.status == "ready" else None
+        self.query_one(VramGauge).record(
+            event.sample, state.pids, figures, self._kv_budget_bytes(figures)
+        )
+
+    def _kv_budget_bytes(self, figures: Any) -> int | None:
+        """The CPU engine's KV budget: vLLM's figure once loaded, else the profile's setting."""
+        if figures is not None and figures.available_kv_bytes is not None:
+            return int(figures.available_kv_bytes)
+        profile = self.active_profile
+        if profile is not None and profile.profile.engine.kv_cache_memory_bytes is not None:
+            return profile.profile.engine.kv_cache_memory_bytes
+        space = (profile.profile.env if profile else {}).get("VLLM_CPU_KVCACHE_SPACE") or (
+            os.environ.get("VLLM_CPU_KVCACHE_SPACE")
+        )
+        try:
+            return int(float(space) * GIB) if space else None
+        except ValueError:
+            return None
+
+    # -- loading ----------------------------------------------------------------------
+
+    def start_load(self, loaded: LoadedProfile) -> None:
+        """Load ``loaded`` into the engine (replacing whatever is loaded)."""
+        self._set_active_profile(loaded)
+        self.last_error = None
+        chat = self.chat_view
+        if chat is not None:
+            chat.set_engine_ready(None)
+        self._load_engine(loaded)
+
+    @work(exclusive=True, group="engine", exit_on_error=False, description="load the engine")
+    async def _load_engine(self, loaded: LoadedProfile) -> None:
+        from workbench.engine.api import EngineError
+
+        try:
+            async for progress in self.engine.load(loaded):
+                self.post_message(LoadProgressed(progress))
+        except EngineError as error:
+            self.post_message(LoadFailed(loaded, error))
+            return
+        self.post_message(EngineLoaded(loaded, self.engine.state.figures))
+
+    @on(LoadRequested)
+    def _load_requested(self, event: LoadRequested) -> None:
+        self.start_load(event.profile)
+
+    @on(TuneRequested)
+    def _tune_requested(self, event: TuneRequested) -> None:
+        self.query_one(TunerView).open_profile(event.profile)
+        self.action_show_tab("tuner")
+
+    @on(LoadProgressed)
+    def _load_progressed(self, event: LoadProgressed) -> None:
+        self.query_one(StatusBar).show_progress(event.progress)
+        self.query_one(LogView).refresh_lines()
+
+    @on(EngineLoaded)
+    def _engine_loaded(self, event: EngineLoaded) -> None:
+        self.query_one(StatusBar).show_ready(event.figures)
+        tuner = self.query_one(TunerView)
+        if tuner.profile is not None and tuner.profile.path == event.profile.path:
+            tuner.show_actual(event.figures)
+        chat = self.chat_view
+        if chat is not None:
+            chat.set_profile(event.profile)
+            chat.set_engine_ready(event.figures)
+        self.query_one(LogView).refresh_lines()
+        self.notify(f"{event.profile.name} is ready", title="Engine")
+
+    @on(LoadFailed)
+    def _load_failed(self, event: LoadFailed) -> None:
+        self.last_error = event.error
+        self.query_one(StatusBar).show_error(event.error)
+        self.query_one(LogView).refresh_lines()
+        self.show_error(event.error, event.profile)
+
+    def show_error(self, error: EngineError, profile: LoadedProfile) -> None:
+        """Open the load-failure view; its fix key saves the suggestion and reloads."""
+        from workbench.ui.screens.error_screen import ErrorChoice, ErrorScreen
+
+        def chosen(choice: ErrorChoice | None) -> None:
+            if choice == "fix":
+                self._confirm_fix(error, profile)
+            elif choice == "log":
+                self.action_show_tab("log")
+
+        tail = list(self.engine.log_lines())[-12:]
+        self.push_screen(ErrorScreen(error, profile.name, tail), chosen)
+
+    def _confirm_fix(self, error: EngineError, profile: LoadedProfile) -> None:
+        from workbench.ui.screens.dialogs import ConfirmScreen
+
+        suggestion = error.suggestion
+        if suggestion is None:
+            return
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self.apply_fix(error, profile)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Write {suggestion.key} = {suggestion.value!r} into {profile.path.name}?",
+                f"{profile.path}\nThe current file is kept as a backup; the profile then loads "
+                "again.",
+                "Apply & reload",
+            ),
+            confirmed,
+        )
+
+    def apply_fix(self, error: EngineError, profile: LoadedProfile) -> None:
+        """Save the error's suggestion into the profile (backup kept) and load it again."""
+        from workbench.ui.profile_access import apply_suggestion
+
+        assert error.suggestion is not None
+        try:
+            backup, reloaded = apply_suggestion(profile, error.suggestion, self.gpu)
+        except Exception as failure:  # noqa: BLE001 - one line for the user; file unchanged
+            self.notify(f"Fix not applied: {failure}", severity="error")
+            return
+        self.notify(
+            f"{error.suggestion.key} = {error.suggestion.value!r} saved"
+            + (f" (backup {backup.name})" if backup else ""),
+            title="Profile",
+        )
+        self.post_message(ProfileSaved(reloaded, backup))
+        self.start_load(reloaded)
+
+    @on(ProfileSaved)
+    def _profile_saved(self, event: ProfileSaved) -> None:
+        self.query_one(ProfilesView).rescan()
+        if self.active_profile is not None and self.active_profile.path == event.profile.path:
+            self._set_active_profile(event.profile)
+        tuner = self.query_one(TunerView)
+        if tuner.profile is not None and tuner.profile.path == event.profile.path:
+            tuner.open_profile(event.profile)
+
+    # -- the one place worker failures land -------------------------------------------
+
+    @on(Worker.StateChanged)
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        worker = event.worker
+        error = worker.error
+        what = worker.description or worker.name or "background task"
+        message = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+        self.log.error(f"worker {what!r} failed", error)
+        self.notify(message.splitlines()[0], title=f"{what} failed", severity="error",
+                    timeout=10)
+        if worker.group == "engine":
+            self.query_one(StatusBar).show_error(None, message.splitlines()[0])
+
+    # -- actions ----------------------------------------------------------------------
+
+    def action_show_tab(self, tab: str) -> None:
+        """Switch to a pane: profiles, tuner, chat or log."""
+        tabs = self.query_one(TabbedContent)
+        tabs.active = "chat-tab" if tab == "chat" else tab
+        if tab == "log":
+            self.query_one(LogView).refresh_lines()
+        self._focus_pane(tab)
+
+    def _focus_pane(self, tab: str) -> None:
+        """Put the keyboard where the pane's work happens, so its bindings show in the footer."""
+        targets = {
+            "profiles": "#profiles-table",
+            "tuner": "#field-max_model_len",
+            "chat": "#chat",
+            "log": "#log-lines",
+        }
+        matches = self.query(targets[tab])
+        if matches:
+            matches.first().focus()
+
+    def action_reload(self) -> None:
+        """Load the active profile again."""
+        if self.active_profile is None:
+            self.notify("No active profile; pick one in Profiles", severity="warning")
+            return
+        from workbench.ui.profile_access import reload_profile
+
+        self.start_load(reload_profile(self.active_profile, self.gpu))
+
+    def action_show_error(self) -> None:
+        """Open the last load failure again."""
+        if self.last_error is None or self.active_profile is None:
+            self.notify("No load failure to show")
+            return
+        self.show_error(self.last_error, self.active_profile)
+
+    async def action_unload(self) -> None:
+        """Stop the engine and free its memory."""
+        self.workers.cancel_group(self, "engine")
+        await self.engine.abort()
+        await self.engine.unload()
+        self.query_one(StatusBar).show_unloaded()
+        chat = self.chat_view
+        if chat is not None:
+            chat.set_engine_ready(None)
+
+    async def action_quit(self) -> None:
+        """Abort requests, stop the engine and the sampler, then exit."""
+        self.query_one(StatusBar).show_unloaded()
+        await self.shutdown()
+        self.exit()
+
+    async def shutdown(self) -> None:
+        """Explicit, idempotent teardown: pollers, requests, engine."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        if self._sample_timer is not None:
+            self._sample_timer.stop()
+        self.workers.cancel_group(self, "engine")
+        try:
+            await self.engine.abort()
+        finally:
+            try:
+                await self.engine.unload()
+            finally:
+                self.sampler.close()
+
+    async def on_unmount(self) -> None:
+        await self.shutdown()
+
+    # -- command palette --------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        shell_commands = (
+            ("Show profiles", "List discovered profiles", lambda: self.action_show_tab("profiles")),
+            ("Show tuner", "Edit memory settings with a live estimate",
+             lambda: self.action_show_tab("tuner")),
+            ("Show chat", "Talk to the loaded model", lambda: self.action_show_tab("chat")),
+            ("Show engine log", "Captured vLLM output", lambda: self.action_show_tab("log")),
+            ("Reload engine", "Load the active profile again", self.action_reload),
+            ("Unload engine", "Stop the engine and free its memory", self.action_unload),
+            ("Show last load error", "Cause, log excerpt and fix", self.action_show_error),
+        )
+        for title, help_text, callback in shell_commands:
+            yield SystemCommand(title, help_text, callback)
+        profiles = self.query_one(ProfilesView)
+        for title, help_text, callback in (
+            ("Load selected profile", "Load the highlighted profile",
+             profiles.action_load_selected),
+            ("Tune selected profile", "Open it in the tuner", profiles.action_tune_selected),
+            ("Duplicate selected profile", "Copy it into the user dir",
+             profiles.action_duplicate_selected),
+            ("Export selected profile", "Write a shareable copy (no [env])",
+             profiles.action_export_selected),
+            ("Rescan profiles", "Look for profile files again", profiles.action_rescan),
+        ):
+            yield SystemCommand(title, help_text, callback)
+        tuner = self.query_one(TunerView)
+        for title, help_text, callback in (
+            ("Apply largest fitting max_model_len", "Tuner: set it to what fits",
+             tuner.action_apply_largest),
+            ("Save tuned profile", "Write the tuner's values (backup kept)", tuner.action_save),
+            ("Save tuned profile and load", "Save, then load it", tuner.action_load_tuned),
+            ("Revert tuner", "Back to the saved values", tuner.action_revert),
+        ):
+            yield SystemCommand(title, help_text, callback)
+        chat = self.chat_view
+        if chat is not None:
+            for title, help_text, action_name in getattr(type(chat), "COMMANDS", ()):
+                yield SystemCommand(title, help_text, getattr(chat, f"action_{action_name}"
+                                    if not action_name.startswith("action_") else action_name))
+
+
+def create_app(
+    *,
+    engine: EngineService,
+    sampler: VramSampler | None = None,
+    initial_profile: str | None = None,
+    autoload: bool = False,
+    project_dir: Path | None = None,
+    user_dir: Path | None = None,
+    chat_store: ChatStore | None = None,
+    gpu: GpuSpec | None = None,
+    sample_interval_s: float = 0.5,
+    resume: bool = False,
+) -> WorkbenchApp:
+    """Build the app; ``sampler`` defaults to NVML (or host memory without a GPU)."""
+    if sampler is None:
+        from workbench.gpu import make_sampler
+
+        sampler = make_sampler()
+    if chat_store is None:
+        from workbench.chat.store import ChatStore
+
+        chat_store = ChatStore()
+    return WorkbenchApp(
+        engine=engine,
+        sampler=sampler,
+        initial_profile=initial_profile,
+        autoload=autoload,
+        project_dir=project_dir,
+        user_dir=user_dir,
+        chat_store=chat_store,
+        gpu=gpu,
+        sample_interval_s=sample_interval_s,
+        resume=resume,
+    )

@@ -1,0 +1,79 @@
+"""`workbench app [PROFILE]`: the default command; opens the Textual app on a validated profile.
+
+Imports nothing heavy at module level: textual, the engine and NVML load inside ``run_app``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+DEFAULT_PROFILE = "demo"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``app`` command."""
+    parser = subparsers.add_parser(
+        "app",
+        help="open the workbench app (the default command)",
+        description="Open the workbench app on PROFILE (default: demo) and load it.",
+    )
+    parser.add_argument("profile", nargs="?", default=DEFAULT_PROFILE,
+                        help="profile name or path to a .toml file (default: demo)")
+    parser.add_argument("--no-load", action="store_true",
+                        help="open the app without loading the engine")
+    parser.add_argument("--fake-engine", action="store_true",
+                        help="use the scripted fake engine (UI development and demos)")
+    parser.add_argument("--resume", action="store_true", help="reopen the last saved chat")
+    parser.set_defaults(func=run_app)
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Validate the profile, then build and run the app. Bad profile: one line, exit 2."""
+    from workbench.cli import CliError
+    from workbench.profiles import ProfileError, load_profile
+
+    try:
+        load_profile(args.profile)
+    except ProfileError as error:
+        raise CliError(str(error), code=2) from None
+
+    from workbench.app import create_app
+    from workbench.gpu import make_sampler
+
+    sampler = make_sampler()
+    gpu = gpu_spec(sampler.sample())
+    engine: Any
+    if args.fake_engine:
+        from workbench.engine.fake import FakeEngine
+
+        engine = FakeEngine(step_delay_s=0.3)
+    else:
+        from workbench.engine.service import VllmEngineService
+
+        engine = VllmEngineService()
+    app = create_app(
+        engine=engine,
+        sampler=sampler,
+        gpu=gpu,
+        initial_profile=args.profile,
+        autoload=not args.no_load,
+        resume=args.resume,
+    )
+    app.run()
+    return 0
+
+
+def gpu_spec(sample: Any) -> Any:
+    """The estimator's GpuSpec for the first GPU in a VRAM sample (None without a GPU)."""
+    if not sample.gpus:
+        return None
+    from workbench.estimate import GpuSpec
+
+    first = sample.gpus[0]
+    return GpuSpec(
+        name=first.name,
+        total_bytes=first.total_bytes,
+        free_bytes=first.free_bytes,
+        count=len(sample.gpus),
+    )

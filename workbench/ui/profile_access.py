@@ -1,0 +1,108 @@
+"""The shell's calls into the profiles and estimate layers, in one place (blocking: use workers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.ui.profile_edits import renamed, with_setting, without_env
+
+if TYPE_CHECKING:
+    from workbench.engine.api import Suggestion
+    from workbench.estimate import Estimate, GpuSpec
+    from workbench.profiles import DiscoveredProfile, LoadedProfile
+
+
+def discover(
+    project_dir: Path | None, user_dir: Path | None, gpu: GpuSpec | None = None
+) -> list[DiscoveredProfile]:
+    """Every profile in the project and user dirs, valid or not."""
+    from workbench.profiles import discover_profiles
+
+    return discover_profiles(project_dir, user_dir, gpu_name=_gpu_name(gpu))
+
+
+def _gpu_name(gpu: GpuSpec | None) -> str | None:
+    """The NVML name that selects [gpu_overrides], or None on CPU."""
+    return gpu.name if gpu is not None and gpu.device == "cuda" else None
+
+
+def find_profile(
+    name: str, project_dir: Path | None, user_dir: Path | None, gpu: GpuSpec | None = None
+) -> LoadedProfile:
+    """Load the profile called ``name`` (or at path ``name``); raises ProfileError."""
+    from workbench.profiles import load_profile
+
+    return load_profile(
+        name,
+        gpu_name=_gpu_name(gpu),
+        project_dir=project_dir,
+        user_dir=user_dir,
+    )
+
+
+def reload_profile(loaded: LoadedProfile, gpu: GpuSpec | None = None) -> LoadedProfile:
+    """Read ``loaded``'s file again (after a save)."""
+    from workbench.profiles import load_profile
+
+    return load_profile(
+        loaded.path, gpu_name=_gpu_name(gpu)
+    )
+
+
+def estimate(loaded: LoadedProfile, gpu: GpuSpec | None, **settings: Any) -> Estimate:
+    """The estimator's figures for ``loaded`` with tuner ``settings`` on top."""
+    from workbench.estimate import estimate_profile
+
+    return estimate_profile(loaded, gpu, **settings)
+
+
+def fit_verdict(loaded: LoadedProfile, gpu: GpuSpec | None) -> tuple[str, str]:
+    """(verdict, reason) for the profile as saved; ("unknown", why) if it cannot be estimated."""
+    try:
+        result = estimate(loaded, gpu)
+    except Exception as error:  # noqa: BLE001 - any estimator failure is just "unknown" here
+        return "unknown", str(error).splitlines()[0] if str(error) else type(error).__name__
+    return result.verdict, result.reason
+
+
+def save(loaded: LoadedProfile, data: dict[str, Any]) -> Path | None:
+    """Write ``data`` to ``loaded``'s file atomically; returns the backup's path."""
+    from workbench.profiles import save_profile
+
+    backup = save_profile(loaded.path, data)
+    return Path(backup) if backup is not None else None
+
+
+def apply_suggestion(
+    loaded: LoadedProfile, suggestion: Suggestion, gpu: GpuSpec | None = None
+) -> tuple[Path | None, LoadedProfile]:
+    """Save ``suggestion`` into ``loaded``'s file (backup kept) and read it back."""
+    backup = save(loaded, with_setting(loaded.data, suggestion.key, suggestion.value))
+    return backup, reload_profile(loaded, gpu)
+
+
+def duplicate_profile(loaded: LoadedProfile, name: str, user_dir: Path | None) -> Path:
+    """Copy ``loaded`` into the user profile dir as ``<name>.toml``; refuses to overwrite."""
+    from workbench.paths import user_profiles_dir
+    from workbench.profiles import save_profile
+
+    target_dir = user_dir or user_profiles_dir()
+    target = target_dir / f"{name}.toml"
+    if target.exists():
+        raise FileExistsError(f"{target} already exists")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    save_profile(target, renamed(loaded.data, name))
+    return target
+
+
+def export_profile(loaded: LoadedProfile, target_dir: Path | None = None) -> Path:
+    """Write a shareable copy (no [env]) to ``target_dir`` (default: data dir / exports)."""
+    from workbench.paths import data_dir
+    from workbench.profiles import save_profile
+
+    directory = target_dir or data_dir() / "exports"
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{loaded.name}.toml"
+    save_profile(target, without_env(loaded.data))
+    return target

@@ -1,0 +1,251 @@
+"""The Profiles pane: every discovered profile, its origin and a fit badge for this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from workbench.ui.format import display_path, without_path
+from workbench.ui.messages import FitEstimated, LoadRequested, ProfilesDiscovered, TuneRequested
+
+if TYPE_CHECKING:
+    from workbench.estimate import GpuSpec
+    from workbench.profiles import DiscoveredProfile, LoadedProfile
+
+FIT_BADGES: dict[str, tuple[str, str]] = {
+    "fits": ("✔ fits", "bold green"),
+    "tight": ("◐ tight", "bold yellow"),
+    "does_not_fit": ("✖ too big", "bold red"),
+    "unknown": ("? n/a", "dim"),
+    "pending": ("…", "dim"),
+    "invalid": ("✖ invalid", "bold red"),
+}
+
+
+def fit_badge(verdict: str) -> Text:
+    """The coloured badge for an estimator verdict."""
+    label, style = FIT_BADGES.get(verdict, FIT_BADGES["unknown"])
+    return Text(label, style=style)
+
+
+class ProfilesView(Vertical):
+    """A table of profiles. Enter/l loads, t tunes, d duplicates, x exports, r rescans."""
+
+    BINDINGS = [
+        Binding("l", "load_selected", "Load"),
+        Binding("t", "tune_selected", "Tune"),
+        Binding("d", "duplicate_selected", "Duplicate"),
+        Binding("x", "export_selected", "Export"),
+        Binding("r", "rescan", "Rescan"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        project_dir: Path | None,
+        user_dir: Path | None,
+        gpu: GpuSpec | None,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.project_dir = project_dir
+        self.user_dir = user_dir
+        self.gpu = gpu
+        self.profiles: list[DiscoveredProfile] = []
+        self.verdicts: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[Text | str] = DataTable(id="profiles-table", cursor_type="row")
+        table.add_column("Name", key="name", width=22)
+        table.add_column("Fit", key="fit", width=11)
+        table.add_column("Origin", key="origin", width=22)
+        table.add_column("Description / problem", key="description", width=70)
+        yield table
+        yield Static("", id="profiles-detail")
+
+    def on_mount(self) -> None:
+        self.rescan()
+
+    # -- discovery and fit, off the UI thread -------------------------------------------
+
+    def rescan(self) -> None:
+        """Discover profiles again (after a save, duplicate or fix)."""
+        self._discover()
+
+    @work(thread=True, exclusive=True, group="profiles", exit_on_error=False,
+          description="discover profiles")
+    def _discover(self) -> None:
+        from workbench.ui.profile_access import discover
+
+        self.post_message(ProfilesDiscovered(discover(self.project_dir, self.user_dir, self.gpu)))
+
+    @on(ProfilesDiscovered)
+    def _show_profiles(self, event: ProfilesDiscovered) -> None:
+        event.stop()
+        self.profiles = event.profiles
+        table = self.query_one("#profiles-table", DataTable)
+        selected = self.selected.path if self.selected is not None else None
+        table.clear()
+        for profile in self.profiles:
+            table.add_row(*self._row(profile), key=str(profile.path))
+        if selected is not None:
+            for row, profile in enumerate(self.profiles):
+                if profile.path == selected:
+                    table.move_cursor(row=row)
+        self._estimate_fits([p for p in self.profiles if p.loaded is not None])
+        self._show_detail()
+
+    def _row(self, profile: DiscoveredProfile) -> tuple[Text, Text, Text, Text]:
+        name = Text(profile.name, style="bold")
+        origin = Text(str(profile.origin))
+        if profile.shadowed:
+            # The same name also exists further down the search order; this file wins.
+            origin.append(f" · hides {len(profile.shadowed)} user file", style="yellow")
+        if profile.loaded is None:
+            problem = without_path(str(profile.error), profile.path)
+            return name, fit_badge("invalid"), origin, Text(problem, style="red")
+        verdict = self.verdicts.get(str(profile.path), "pending")
+        description = profile.loaded.profile.meta.description or "—"
+        return name, fit_badge(verdict), origin, Text(description)
+
+    @work(thread=True, exclusive=True, group="fit", exit_on_error=False,
+          description="estimate profile fit")
+    def _estimate_fits(self, profiles: list[DiscoveredProfile]) -> None:
+        from workbench.ui.profile_access import fit_verdict
+
+        for profile in profiles:
+            assert profile.loaded is not None
+            verdict, detail = fit_verdict(profile.loaded, self.gpu)
+            self.post_message(FitEstimated(profile.name, str(profile.path), verdict, detail))
+
+    @on(FitEstimated)
+    def _show_fit(self, event: FitEstimated) -> None:
+        event.stop()
+        self.verdicts[event.path] = event.verdict
+        table = self.query_one("#profiles-table", DataTable)
+        if event.path in {str(p.path) for p in self.profiles}:
+            table.update_cell(event.path, "fit", fit_badge(event.verdict))
+
+    # -- selection ----------------------------------------------------------------------
+
+    @property
+    def selected(self) -> DiscoveredProfile | None:
+        """The profile under the cursor."""
+        table = self.query_one("#profiles-table", DataTable)
+        if not self.profiles or table.cursor_row < 0 or table.cursor_row >= len(self.profiles):
+            return None
+        return self.profiles[table.cursor_row]
+
+    def select(self, name: str) -> bool:
+        """Move the cursor to the first profile called ``name``."""
+        for row, profile in enumerate(self.profiles):
+            if profile.name == name:
+                self.query_one("#profiles-table", DataTable).move_cursor(row=row)
+                return True
+        return False
+
+    def _selected_valid(self) -> LoadedProfile | None:
+        profile = self.selected
+        if profile is None:
+            self.notify("No profile selected", severity="warning")
+            return None
+        if profile.loaded is None:
+            problem = without_path(str(profile.error), profile.path)
+            self.notify(f"{profile.name} is invalid: {problem}", severity="error")
+            return None
+        return profile.loaded
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        profile = self.selected
+        detail = self.query_one("#profiles-detail", Static)
+        if profile is None:
+            detail.update("No profiles found. Put *.toml files in ./profiles or the user dir.")
+            return
+        text = Text()
+        text.append(display_path(profile.path), style="dim")
+        if profile.loaded is not None:
+            engine = profile.loaded.profile.engine
+            text.append(
+                f"\nmodel {profile.loaded.profile.model.id or profile.loaded.profile.model.path}"
+                f" · max_model_len {engine.max_model_len or 'model max'}"
+                f" · gpu_memory_utilization {engine.gpu_memory_utilization}"
+                f" · n {profile.loaded.profile.sampling.n}"
+            )
+            if profile.loaded.model_error:
+                text.append(f"\n⚠ {profile.loaded.model_error}", style="yellow")
+        else:
+            text.append(f"\n✖ {without_path(str(profile.error), profile.path)}", style="red")
+        detail.update(text)
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_load_selected()
+
+    # -- actions ------------------------------------------------------------------------
+
+    def action_load_selected(self) -> None:
+        """Load the selected profile into the engine."""
+        loaded = self._selected_valid()
+        if loaded is not None:
+            self.post_message(LoadRequested(loaded))
+
+    def action_tune_selected(self) -> None:
+        """Open the selected profile in the tuner."""
+        loaded = self._selected_valid()
+        if loaded is not None:
+            self.post_message(TuneRequested(loaded))
+
+    def action_duplicate_selected(self) -> None:
+        """Copy the selected profile into the user dir under a new name."""
+        from workbench.ui.screens.dialogs import NameScreen
+
+        loaded = self._selected_valid()
+        if loaded is None:
+            return
+        taken = frozenset(p.name for p in self.profiles)
+
+        def duplicate(name: str | None) -> None:
+            if name is None:
+                return
+            from workbench.ui.profile_access import duplicate_profile
+
+            try:
+                path = duplicate_profile(loaded, name, self.user_dir)
+            except Exception as error:  # noqa: BLE001 - shown to the user, one line
+                self.notify(f"Duplicate failed: {error}", severity="error")
+                return
+            self.notify(f"Duplicated {loaded.name} → {path}")
+            self.rescan()
+
+        self.app.push_screen(
+            NameScreen(f"Duplicate {loaded.name} as…", f"{loaded.name}-copy", taken), duplicate
+        )
+
+    def action_export_selected(self) -> None:
+        """Write a shareable copy (no [env]) of the selected profile to the data dir's exports."""
+        from workbench.ui.profile_access import export_profile
+
+        loaded = self._selected_valid()
+        if loaded is None:
+            return
+        try:
+            path = export_profile(loaded)
+        except Exception as error:  # noqa: BLE001 - shown to the user, one line
+            self.notify(f"Export failed: {error}", severity="error")
+            return
+        self.notify(f"Exported {loaded.name} → {path}")
+
+    def action_rescan(self) -> None:
+        """Scan the profile directories again."""
+        self.rescan()

@@ -1,0 +1,225 @@
+"""The always-visible VRAM gauge: one bar per GPU, attributed to this engine, with a sparkline.
+
+Readings arrive as ``VramSample`` values from a sampler running off the UI thread; this widget only
+keeps a short history and renders. Without a GPU it shows the CPU engine's host memory instead.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widget import Widget
+
+from workbench.ui.format import format_bytes, format_optional
+from workbench.ui.widgets.stacked_bar import Segment, split_cells
+
+if TYPE_CHECKING:
+    from workbench.engine.api import EngineFigures
+    from workbench.gpu import GpuReading, HostMemory, VramSample
+
+WARN_FRACTION = 0.90
+CRITICAL_FRACTION = 0.97
+HISTORY_LENGTH = 24
+SPARK_CHARS = "▁▂▃▄▅▆▇█"
+
+STYLE_OTHER_PROCESSES = "magenta"
+STYLE_WEIGHTS = "dodger_blue1"
+STYLE_KV = "green3"
+STYLE_OTHER = "grey50"
+STYLE_FREE = "grey23"
+
+
+def attribute_gpu_memory(
+    reading: GpuReading,
+    engine_pids: Iterable[int],
+    figures: EngineFigures | None,
+) -> list[Segment]:
+    """Split one GPU's memory into other processes │ weights │ KV cache │ other │ free.
+
+    NVML's per-process figures tell this engine apart from other processes; the engine's own
+    figures split its share into weights and KV. Unknown per-process memory counts as "other".
+    """
+    pids = set(engine_pids)
+    engine_processes = [p for p in reading.processes if p.pid in pids]
+    other_processes = sum(
+        p.used_bytes or 0 for p in reading.processes if p.pid not in pids and p.used_bytes
+    )
+    # NVML inside containers often lists no processes, and the engine's pids may be unknown:
+    # then trust the engine's own figures for a GPU engine.
+    on_gpu = figures is not None and figures.device != "cpu"
+    engine_here = bool(engine_processes) or (on_gpu and (not pids or not reading.processes))
+    used = reading.used_bytes
+    weights = kv = 0
+    if engine_here and figures is not None:
+        weights = min(figures.weights_bytes or 0, max(0, used - other_processes))
+        kv = min(figures.available_kv_bytes or 0, max(0, used - other_processes - weights))
+    other = max(0, used - other_processes - weights - kv)
+    free = reading.free_bytes if reading.free_bytes is not None else reading.total_bytes - used
+    return [
+        Segment("other procs", float(other_processes), STYLE_OTHER_PROCESSES),
+        Segment("weights", float(weights), STYLE_WEIGHTS),
+        Segment("KV cache", float(kv), STYLE_KV),
+        Segment("other", float(other), STYLE_OTHER),
+        Segment("free", float(max(0, free)), STYLE_FREE),
+    ]
+
+
+def sparkline(values: Sequence[float], width: int, *, autoscale: bool = False) -> str:
+    """Fractions in [0, 1] as block characters, newest on the right, padded to ``width``.
+
+    ``autoscale`` stretches the window's maximum to a full block (for small host figures).
+    """
+    recent = list(values)[-width:]
+    if autoscale and recent and max(recent) > 0:
+        top = max(recent)
+        recent = [value / top for value in recent]
+    top_index = len(SPARK_CHARS) - 1
+    chars = [SPARK_CHARS[min(top_index, int(value * len(SPARK_CHARS)))] for value in recent]
+    return " " * (width - len(chars)) + "".join(chars)
+
+
+def level_style(fraction: float) -> str:
+    """Colour for a usage fraction: normal, warning near the limit, error at it."""
+    if fraction >= CRITICAL_FRACTION:
+        return "bold red"
+    if fraction >= WARN_FRACTION:
+        return "bold yellow"
+    return "bold"
+
+
+class VramGauge(Widget):
+    """Per-GPU used/total with an attributed bar and a sparkline; host memory without a GPU."""
+
+    DEFAULT_CSS = """
+    VramGauge {
+        height: auto;
+        min-height: 2;
+        width: 1fr;
+    }
+    """
+
+    def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self.sample: VramSample | None = None
+        self.engine_pids: tuple[int, ...] = ()
+        self.figures: EngineFigures | None = None
+        self.kv_budget_bytes: int | None = None
+        self._history: dict[int | str, deque[float]] = {}
+
+    def record(
+        self,
+        sample: VramSample,
+        engine_pids: tuple[int, ...] = (),
+        figures: EngineFigures | None = None,
+        kv_budget_bytes: int | None = None,
+    ) -> None:
+        """Take a new reading; keeps a short per-device history for the sparkline."""
+        self.sample = sample
+        self.engine_pids = engine_pids
+        self.figures = figures
+        self.kv_budget_bytes = kv_budget_bytes
+        for gpu in sample.gpus:
+            fraction = gpu.used_bytes / gpu.total_bytes if gpu.total_bytes else 0.0
+            self._remember(gpu.index, fraction)
+        if not sample.gpus and sample.host is not None and sample.host.total_bytes:
+            engine_rss = sample.host.engine_rss_bytes or 0
+            self._remember("host", engine_rss / sample.host.total_bytes)
+        height = 2 * len(sample.gpus) if sample.gpus else 2
+        self.styles.height = height
+        self.refresh(layout=True)
+
+    def _remember(self, key: int | str, fraction: float) -> None:
+        self._history.setdefault(key, deque(maxlen=HISTORY_LENGTH)).append(fraction)
+
+    @property
+    def near_limit(self) -> bool:
+        """True when any GPU is at or above the warning fraction."""
+        if self.sample is None:
+            return False
+        return any(
+            gpu.total_bytes and gpu.used_bytes / gpu.total_bytes >= WARN_FRACTION
+            for gpu in self.sample.gpus
+        )
+
+    def render(self) -> Text:
+        if self.sample is None:
+            return Text("VRAM: waiting for the first reading…", style="dim")
+        if not self.sample.gpus:
+            return self._render_host(self.sample.unavailable_reason, self.sample.host)
+        lines = Text()
+        for position, gpu in enumerate(self.sample.gpus):
+            if position:
+                lines.append("\n")
+            lines.append_text(self._render_gpu(gpu))
+        return lines
+
+    def _render_gpu(self, gpu: GpuReading) -> Text:
+        width = self.size.width or 120
+        fraction = gpu.used_bytes / gpu.total_bytes if gpu.total_bytes else 0.0
+        style = level_style(fraction)
+        head = Text()
+        head.append(f"GPU{gpu.index} ", style="bold")
+        head.append(f"{gpu.name[:28]:<28} ")
+        head.append(
+            f"{format_bytes(gpu.used_bytes)} / {format_bytes(gpu.total_bytes)} "
+            f"{fraction * 100:3.0f}%",
+            style=style,
+        )
+        head.append(" ⚠ near limit " if fraction >= WARN_FRACTION else " ")
+        tail = Text()
+        tail.append(" " + sparkline(self._history.get(gpu.index, ()), 12), style="cyan")
+        tail.append(
+            f"  util {format_optional(gpu.utilization_pct, '.0f', '%')}"
+            f" · {format_optional(gpu.temperature_c, '.0f', '°C')}"
+            f" · {format_optional(gpu.power_w, '.0f', ' W')}",
+            style="dim",
+        )
+        segments = attribute_gpu_memory(gpu, self.engine_pids, self.figures)
+        bar_width = max(10, width - head.cell_len - tail.cell_len - 2)
+        bar = Text()
+        cells = split_cells([s.size for s in segments], float(gpu.total_bytes), bar_width)
+        for segment, count in zip(segments, cells, strict=True):
+            bar.append("█" * count, style=segment.style)
+        line = Text.assemble(head, "▕", bar, "▏", tail)
+        line.append("\n")
+        line.append_text(_legend(segments))
+        line.truncate(width * 2 + 1)
+        return line
+
+    def _render_host(self, reason: str | None, host: HostMemory | None) -> Text:
+        text = Text()
+        text.append("No GPU", style="bold yellow")
+        text.append(f" ({reason or 'no NVIDIA GPU found'})", style="dim")
+        if host is None:
+            text.append(" · host memory n/a")
+            return text
+        engine_rss = host.engine_rss_bytes
+        used = host.total_bytes - host.available_bytes
+        text.append(" · CPU engine: ")
+        text.append(f"{format_bytes(engine_rss)} host RAM", style="bold")
+        text.append(f" · KV budget {format_bytes(self.kv_budget_bytes)}")
+        text.append(f" · host {format_bytes(used)} / {format_bytes(host.total_bytes)} used ")
+        text.append(sparkline(self._history.get("host", ()), 12, autoscale=True), style="cyan")
+        segments = [
+            Segment("engine", float(engine_rss or 0), STYLE_KV),
+            Segment("other", float(max(0, used - (engine_rss or 0))), STYLE_OTHER),
+            Segment("available", float(host.available_bytes), STYLE_FREE),
+        ]
+        text.append("\n")
+        text.append_text(_legend(segments))
+        return text
+
+
+def _legend(segments: Sequence[Segment]) -> Text:
+    legend = Text()
+    for segment in segments:
+        if segment.size <= 0 and segment.label != "free":
+            continue
+        if legend:
+            legend.append("  ")
+        legend.append("■ ", style=segment.style)
+        legend.append(f"{segment.label} {format_bytes(segment.size)}", style="dim")
+    return legend
