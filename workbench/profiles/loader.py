@@ -157,6 +157,8 @@ def _syntax_hint(message: str) -> str:
         return 'strings need quotes: key = "value"; booleans are true/false'
     if "expected '=' after a key" in lowered:
         return "write key = value"
+    if "illegal character '\\n'" in lowered or "unclosed" in lowered or "unterminated" in lowered:
+        return "a string, array or inline table is not closed on this line"
     if "unclosed" in lowered or "unterminated" in lowered:
         return "close the string, array or table"
     return "see https://toml.io for the syntax"

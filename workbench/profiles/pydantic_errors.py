@@ -28,6 +28,17 @@ _EXPECTED = {
     "list_type": "an array",
 }
 
+_TYPE_HINTS = {
+    "an integer": "write a whole number without quotes, e.g. 4096",
+    "a float": "write a number without quotes, e.g. 0.9",
+    "a string": 'write it in quotes, e.g. "value"',
+    "a boolean (true or false)": "write true or false, without quotes",
+    "a table": "write a [table] header followed by key = value lines",
+    "an array": 'write an array, e.g. ["a", "b"]',
+}
+# Common spellings of allowed values, from other tools' conventions.
+_ALIASES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32", "f16": "float16"}
+
 FIELD_HINTS: dict[KeyPath, str] = {
     ("engine", "gpu_memory_utilization"): "0.9 is vLLM's default",
     ("engine", "max_model_len"): "a token count such as 8192; remove it to use the model's maximum",
@@ -66,28 +77,36 @@ def _describe(error: Any, key: KeyPath, data: Mapping[str, Any]) -> tuple[str, s
     if kind == "missing":
         if len(key) == 1:
             return f"missing required table [{key[0]}]", FIELD_HINTS.get(key, hint)
-        return f"missing required key `{key[-1]}`", hint
+        added = f"add {key[-1]} = ..." + (f" ({hint})" if hint else "")
+        return f"missing required key `{key[-1]}`", added
     if kind in _EXPECTED:
         expected = _EXPECTED[kind]
         message = f"expected {expected}, got {_toml_value(value)}"
         if isinstance(value, str) and _parses_as(value, kind):
-            return message, f"write {value} without quotes"
+            return message, f"write {value.lower()} without quotes"
         if kind in ("int_type", "int_from_float") and isinstance(value, float):
             return message, f"write a whole number, e.g. {int(value)}"
-        return message, hint
+        if kind == "list_type" and isinstance(value, str):
+            return message, f"write an array: [{_toml_string(value)}]"
+        specific = FIELD_HINTS.get(_strip_indices(key))
+        return message, specific or _TYPE_HINTS.get(expected, hint)
     if kind == "literal_error":
         expected = ctx.get("expected", "")
         choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",")]
         choices_text = ", ".join(f'"{c}"' for c in choices if c)
         message = f"must be one of {choices_text}; got {_toml_value(value)}"
-        suggestion = did_you_mean(value, choices) if isinstance(value, str) else None
+        suggestion = None
+        if isinstance(value, str):
+            alias = _ALIASES.get(value.lower())
+            suggestion = alias if alias in choices else did_you_mean(value, choices)
         return message, f'did you mean "{suggestion}"?' if suggestion else hint
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return f"must be {_range_text(field, ctx)}, got {_toml_value(value)}", hint
     if kind == "value_error":
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         return message, hint
-    return f"invalid value {_toml_value(value)}: {error.get('msg', '')}", hint
+    fallback = "see workbench/profiles/schema.py for what this key accepts"
+    return f"invalid value {_toml_value(value)}: {error.get('msg', '')}", hint or fallback
 
 
 def _unknown_key(key: KeyPath, value: object) -> tuple[str, str | None]:
@@ -131,6 +150,10 @@ def _toml_value(value: object) -> str:
     if isinstance(value, int | float):
         return f"{toml_type(value)} {value}"
     return toml_type(value)
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _parses_as(text: str, kind: str) -> bool:
