@@ -94,6 +94,7 @@ class WorkbenchApp(App[None]):
         self._sampling = threading.Lock()
         self._sample_timer: Timer | None = None
         self._shut_down = False
+        self._reported_sampler_errors: set[str] = set()
 
     # -- layout -----------------------------------------------------------------------
 
@@ -129,6 +130,7 @@ class WorkbenchApp(App[None]):
         return matches.first() if matches else None
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self._focus_pane, "profiles")
         if self.initial_profile is not None:
             self._activate_initial_profile(self.initial_profile)
         self.sample_vram()
@@ -323,6 +325,11 @@ class WorkbenchApp(App[None]):
         what = worker.description or worker.name or "background task"
         message = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
         self.log.error(f"worker {what!r} failed", error)
+        if worker.group == "vram":
+            # Sampling repeats a few times a second: say each distinct failure once.
+            if message in self._reported_sampler_errors:
+                return
+            self._reported_sampler_errors.add(message)
         self.notify(message.splitlines()[0], title=f"{what} failed", severity="error",
                     timeout=10)
         if worker.group == "engine":

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from textual.app import App
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from workbench.app import WorkbenchApp, create_app
 from workbench.engine.api import EngineFigures, LoadProgress
@@ -208,12 +210,20 @@ async def settle(pilot: Pilot[Any]) -> None:
     """Wait until every worker but the (possibly frozen) engine load is done, and messages ran."""
     for _ in range(20):
         await pilot.pause()
+        steady_cursors(pilot.app)
         pending = [w for w in pilot.app.workers if w.group != "engine" and not w.is_finished]
         if not pending:
             break
         # A cancelled or failed worker is finished too; failures surface through the app.
         await asyncio.gather(*(worker.wait() for worker in pending), return_exceptions=True)
     await pilot.pause()
+
+
+def steady_cursors(app: App[Any]) -> None:
+    """No blinking text cursors: a blink phase must not decide a snapshot."""
+    for screen in app.screen_stack:
+        for field in screen.query(Input):
+            field.cursor_blink = False
 
 
 async def take_samples(pilot: Pilot[Any], count: int) -> None:

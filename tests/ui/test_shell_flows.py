@@ -1,0 +1,211 @@
+"""Pilot tests of the shell's flows: tune → apply → save, load, load failure → fix, error funnel."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from textual.widgets import DataTable
+
+from tests.ui.scenarios_shell import (
+    TERMINAL_SIZE,
+    build_app,
+    settle,
+    wait_for_engine,
+)
+from workbench.app import WorkbenchApp
+from workbench.engine.api import EngineState, LoadProgress
+from workbench.engine.fake import DEFAULT_LOAD, LOAD_FAILS_MAX_MODEL_LEN, FakeEngine
+from workbench.profiles import LoadedProfile, load_profile
+from workbench.ui.profiles_view import ProfilesView
+from workbench.ui.screens.dialogs import ConfirmScreen
+from workbench.ui.screens.error_screen import ErrorScreen
+from workbench.ui.tuner_view import TunerView
+from workbench.ui.widgets.status_bar import StatusBar
+
+
+def _notifications(app: WorkbenchApp) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+async def test_tuner_apply_largest_then_save_keeps_backup(tmp_path: Path) -> None:
+    app, dirs = build_app(tmp_path, initial_profile="llama-8b-128k")
+    path = dirs.project / "llama-8b-128k.toml"
+    original = path.read_text()
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        tuner = app.query_one(TunerView)
+        assert tuner.estimate is not None and tuner.estimate.verdict == "does_not_fit"
+        largest = tuner.estimate.largest_fitting_max_model_len
+        assert largest is not None and largest < 131072
+
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+        assert tuner.values["max_model_len"] == largest
+        assert tuner.estimate.verdict in ("fits", "tight")
+
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert path.read_text() == original, "nothing is written before the user confirms"
+        await pilot.press("y")
+        await settle(pilot)
+
+    saved = tomllib.loads(path.read_text())
+    assert saved["engine"]["max_model_len"] == largest
+    assert saved["engine"]["gpu_memory_utilization"] == 0.9  # untouched keys stay
+    backups = [p for p in path.parent.rglob("*") if p.is_file() and p != path
+               and p.read_text() == original]
+    assert backups, "the previous file is kept as a backup"
+    assert load_profile(path).profile.engine.max_model_len == largest
+
+
+async def test_invalid_field_is_refused_inline(tmp_path: Path) -> None:
+    app, dirs = build_app(tmp_path, initial_profile="qwen2.5-7b-chat")
+    path = dirs.project / "qwen2.5-7b-chat.toml"
+    original = path.read_text()
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        await pilot.click("#field-gpu_memory_utilization")
+        await pilot.press("end", "backspace", "backspace", "backspace", "1", ".", "5")
+        await settle(pilot)
+        tuner = app.query_one(TunerView)
+        assert "gpu_memory_utilization" in tuner.errors
+        assert "(0, 1]" in tuner.errors["gpu_memory_utilization"]
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+    assert path.read_text() == original
+
+
+async def test_load_from_profiles_view_reaches_ready(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    app, _dirs = build_app(tmp_path, engine=engine)
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await settle(pilot)
+        view = app.query_one(ProfilesView)
+        assert view.select("qwen2.5-7b-chat")
+        app.query_one("#profiles-table", DataTable).focus()
+        await pilot.press("l")
+        await wait_for_engine(pilot)
+        status = app.query_one(StatusBar)
+        assert status.engine_status == "ready"
+        assert status.profile_label == "qwen2.5-7b-chat (project)"
+        assert engine.state.status == "ready"
+        assert app.active_profile is not None and app.active_profile.name == "qwen2.5-7b-chat"
+        assert "kv cache" in "\n".join(app.query_one("LogView").lines).lower()  # type: ignore[attr-defined]
+    assert engine.unload_count >= 1, "quitting stops the engine"
+
+
+class FailsOnceEngine(FakeEngine):
+    """Fails the first load with the max_model_len error, then loads normally; records loads."""
+
+    def __init__(self) -> None:
+        super().__init__(load_script=LOAD_FAILS_MAX_MODEL_LEN)
+        self.loaded: list[LoadedProfile] = []
+        self._second = FakeEngine(load_script=DEFAULT_LOAD)
+
+    @property
+    def state(self) -> EngineState:
+        return self._second.state if len(self.loaded) > 1 else super().state
+
+    async def load(self, profile: LoadedProfile) -> AsyncIterator[LoadProgress]:
+        self.loaded.append(profile)
+        source = super().load(profile) if len(self.loaded) == 1 else self._second.load(profile)
+        async for progress in source:
+            yield progress
+
+
+async def test_load_failure_fix_saves_and_reloads(tmp_path: Path) -> None:
+    engine = FailsOnceEngine()
+    app, dirs = build_app(tmp_path, engine=engine, initial_profile="qwen2.5-7b-chat",
+                          autoload=True)
+    path = dirs.project / "qwen2.5-7b-chat.toml"
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await wait_for_engine(pilot)
+        assert isinstance(app.screen, ErrorScreen)
+        assert app.query_one(StatusBar).engine_status == "error"
+        await pilot.press("f")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for_engine(pilot)
+        assert app.query_one(StatusBar).engine_status == "ready"
+        assert len(engine.loaded) == 2
+        assert engine.loaded[1].profile.engine.max_model_len == 18080
+    assert tomllib.loads(path.read_text())["engine"]["max_model_len"] == 18080
+
+
+async def test_error_view_without_confirmation_changes_nothing(tmp_path: Path) -> None:
+    engine = FakeEngine(load_script=LOAD_FAILS_MAX_MODEL_LEN)
+    app, dirs = build_app(tmp_path, engine=engine, initial_profile="qwen2.5-7b-chat",
+                          autoload=True)
+    path = dirs.project / "qwen2.5-7b-chat.toml"
+    original = path.read_text()
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await wait_for_engine(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert not isinstance(app.screen, (ConfirmScreen, ErrorScreen))
+        await pilot.press("f6")  # the last error can be reopened
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorScreen)
+    assert path.read_text() == original
+
+
+class CrashingEngine(FakeEngine):
+    """A load that dies with an unexpected (non-EngineError) exception."""
+
+    async def load(self, profile: LoadedProfile) -> AsyncIterator[LoadProgress]:
+        yield DEFAULT_LOAD[0]
+        raise RuntimeError("socket closed under the engine")
+
+
+async def test_worker_crash_becomes_a_notification(tmp_path: Path) -> None:
+    app, _dirs = build_app(tmp_path, engine=CrashingEngine(), initial_profile="qwen2.5-7b-chat",
+                           autoload=True)
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await wait_for_engine(pilot)
+        assert app.is_running
+        messages = _notifications(app)
+        assert any("socket closed under the engine" in message for message in messages)
+        status = app.query_one(StatusBar)
+        assert status.engine_status == "error"
+
+
+class BrokenSampler:
+    """A sampler whose reading fails: the gauge must not take the app down."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def sample(self, engine_pids: Any = ()) -> Any:
+        self.calls += 1
+        raise OSError("NVML went away")
+
+    def close(self) -> None:
+        pass
+
+
+async def test_sampler_failure_is_reported_not_fatal(tmp_path: Path) -> None:
+    app, _dirs = build_app(tmp_path)
+    sampler = BrokenSampler()
+    app.sampler = sampler
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await settle(pilot)
+        assert app.is_running
+        assert any("NVML went away" in message for message in _notifications(app))
+        calls = sampler.calls
+        app.sample_vram()  # the next reading is still attempted (no stuck lock) ...
+        await settle(pilot)
+        assert sampler.calls == calls + 1
+        # ... but the same failure is not announced again every half second.
+        assert sum("NVML went away" in m for m in _notifications(app)) == 1

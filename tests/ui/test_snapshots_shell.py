@@ -1,0 +1,80 @@
+"""Snapshots of the shell's screens and states (fake engine, fake VRAM sampler, 140×42)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.ui.scenarios_shell import (
+    TERMINAL_SIZE,
+    engine_log_filtered,
+    gauge_near_limit,
+    gauge_no_gpu,
+    load_failure,
+    loading_in_progress,
+    profiles_with_invalid,
+    tuner_fitting,
+    tuner_not_fitting,
+)
+
+SnapCompare = Callable[..., bool]
+
+
+def _compare(snap_compare: SnapCompare, builder: Callable[[Path], Any], root: Path) -> bool:
+    scenario = builder(root)
+    return snap_compare(scenario.app, terminal_size=TERMINAL_SIZE, run_before=scenario.run_before)
+
+
+def test_profiles_with_one_invalid(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see four profiles: llama-8b-128k badged "✖ too big", qwen-n4 (user) and
+    qwen2.5-7b-chat badged "✔ fits", and broken "✖ invalid" with its one-line error naming
+    project/broken.toml line 8 and the hint `max_model_len`; the detail pane repeats it."""
+    assert _compare(snap_compare, profiles_with_invalid, tmp_path)
+
+
+def test_tuner_fitting(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see the Tuner on qwen2.5-7b-chat: max_model_len 16384, utilization 0.9, a bar
+    of weights │ overhead │ KV │ headroom, a green FITS verdict with KV tokens and max
+    concurrency, and "Largest max_model_len that fits: 32,768 — press ctrl+g to apply"."""
+    assert _compare(snap_compare, tuner_fitting, tmp_path)
+
+
+def test_tuner_not_fitting(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see the Tuner on llama-8b-128k: a red DOES NOT FIT verdict saying one 131072
+    token request needs 16 GiB of KV cache, a warning that n=4 cannot run at once, and the
+    largest fitting max_model_len with the ctrl+g key to apply it."""
+    assert _compare(snap_compare, tuner_not_fitting, tmp_path)
+
+
+def test_loading_in_progress(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see the status bar say "⏳ loading weights · 2.1 s · model.safetensors" for
+    qwen2.5-7b-chat (project), with the Profiles list below."""
+    assert _compare(snap_compare, loading_in_progress, tmp_path)
+
+
+def test_gauge_near_limit(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see GPU0 RTX 4090 at 22.8 / 24.0 GiB 95% in yellow with "⚠ near limit", the
+    bar split into other procs 1.5 GiB │ weights 14.2 GiB │ KV cache 3.3 GiB │ other │ free,
+    a rising sparkline, and power shown as n/a; the status bar says ready with 61,632 KV
+    tokens."""
+    assert _compare(snap_compare, gauge_near_limit, tmp_path)
+
+
+def test_gauge_without_gpu(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see "No GPU (NVML: driver not loaded)" and the CPU engine's 1.5 GiB of host
+    RAM, its KV budget 1.0 GiB and host use 12.0 / 32.0 GiB, with a sparkline of engine RSS."""
+    assert _compare(snap_compare, gauge_no_gpu, tmp_path)
+
+
+def test_load_failure_view_with_fix(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see the load-failure dialog: "max_model_len does not fit in the KV cache", the
+    message, a green "Suggested fix engine.max_model_len = 18080" box saying press f, the vLLM
+    log excerpt, and a footer with f Apply fix, l Open log, esc Close."""
+    assert _compare(snap_compare, load_failure, tmp_path)
+
+
+def test_engine_log_filtered(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see the Log tab with "kv cache" in the search box, "2 of 8 lines match", and
+    the two matching engine lines with "KV cache"/"kv cache" highlighted."""
+    assert _compare(snap_compare, engine_log_filtered, tmp_path)
