@@ -121,6 +121,7 @@ def parse_profile_bytes(raw: bytes, path: Path) -> ProfileSource:
         raise ProfileError(
             "file is empty",
             path=path,
+            line=1,
             hint='a profile needs at least [model] with id = "org/name" or path = "/models/x"',
         )
     try:
@@ -253,10 +254,12 @@ def load_chain(source: ProfileSource, project_dir: Path, user_dir: Path) -> list
         if _same_file_key(base_path) in resolved:
             start = resolved[_same_file_key(base_path)]
             names = [s.path.stem for s in chain[start:]] + [chain[start].path.stem]
+            # Point at the file the person asked about when it is part of the cycle.
+            culprit = chain[start]
             raise ProfileError(
                 "extends cycle: " + " → ".join(names),
-                path=current.path,
-                line=_line(current, ("extends",)),
+                path=culprit.path,
+                line=_line(culprit, ("extends",)),
                 key="extends",
                 hint="remove `extends` from one of these profiles",
             )

@@ -99,15 +99,26 @@ def _resolve_id(model_id: str, revision: str | None) -> Path:
     )
 
 
+def hf_hub_cache_dir() -> str | None:
+    """The HF hub cache the environment names now (huggingface_hub reads it only at import)."""
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return str(Path(explicit).expanduser())
+    home = os.environ.get("HF_HOME")
+    return str(Path(home).expanduser() / "hub") if home else None
+
+
 def _find_in_hf_cache(model_id: str, revision: str | None) -> tuple[Path | None, str]:
     """(snapshot dir holding config.json or None, the cache dir searched)."""
     try:
         from huggingface_hub import constants, try_to_load_from_cache
     except ImportError:
         return None, "(huggingface_hub not installed)"
-    cache_dir = str(constants.HF_HUB_CACHE)
+    cache_dir = hf_hub_cache_dir() or str(constants.HF_HUB_CACHE)
     try:
-        found = try_to_load_from_cache(model_id, "config.json", revision=revision)
+        found = try_to_load_from_cache(
+            model_id, "config.json", cache_dir=cache_dir, revision=revision
+        )
     except Exception:  # an id the hub library refuses (bad characters) is simply not cached
         return None, cache_dir
     if isinstance(found, str):

@@ -1,0 +1,378 @@
+"""Profiles: loading, extends, GPU overrides, model resolution, discovery, saving, line finding."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main
+from workbench.profiles import (
+    BUILTIN_DEMO_MODEL_DIR,
+    LoadedProfile,
+    ModelSection,
+    ProfileError,
+    discover_profiles,
+    load_profile,
+    resolve_model_dir,
+    save_profile,
+)
+from workbench.profiles import models as model_lookup
+from workbench.profiles.checks import vllm_engine_arg_names
+from workbench.profiles.store import backup_path
+from workbench.profiles.toml_lines import key_lines, line_of
+
+REPO = Path(__file__).resolve().parent.parent.parent
+SHIPPED = sorted((REPO / "profiles").glob("*.toml"))
+MODELS = REPO / "tests" / "data" / "profiles" / "models"
+QWEN_06B = MODELS / "qwen3-0.6b"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    project, user = tmp_path / "project" / "profiles", tmp_path / "user" / "profiles"
+    project.mkdir(parents=True)
+    user.mkdir(parents=True)
+    return project, user
+
+
+# --- shipped profiles ------------------------------------------------------------------------
+
+
+def test_shipped_profiles_exist() -> None:
+    names = {p.stem for p in SHIPPED}
+    assert {
+        "demo",
+        "qwen3-8b-24gb",
+        "qwen3-8b-24gb-fast",
+        "llama-3.1-8b-a100-80gb-128k",
+        "deepseek-r1-distill-qwen-32b-awq-4xt4",
+    } <= names
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_profile_validates(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profiles", "validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ok  ") and path.name in out
+
+
+def test_shipped_examples_use_extends_and_gpu_overrides() -> None:
+    datas = [tomllib.loads(p.read_text()) for p in SHIPPED]
+    assert any("extends" in d for d in datas)
+    assert any(d.get("gpu_overrides") for d in datas)
+
+
+def test_demo_profile_loads_without_the_demo_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(model_lookup, "BUILTIN_DEMO_MODEL_DIR", tmp_path / "not-built")
+    loaded = load_profile(REPO / "profiles" / "demo.toml")
+    assert loaded.model_dir is None
+    assert loaded.model_error is not None and "demo model is not built" in loaded.model_error
+    engine = loaded.profile.engine
+    assert engine.reasoning_parser == "deepseek_r1" and engine.enforce_eager
+    assert engine.kv_cache_memory_bytes == 64 * 2**20 and engine.max_model_len == 512
+    assert loaded.profile.sampling.n == 4 and loaded.profile.chat.enable_thinking
+    with pytest.raises(ProfileError, match="demo model is not built"):
+        loaded.require_model_dir()
+
+
+def test_demo_profile_resolves_builtin_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake_demo = tmp_path / "demo-model"
+    shutil.copytree(QWEN_06B, fake_demo)
+    monkeypatch.setattr(model_lookup, "BUILTIN_DEMO_MODEL_DIR", fake_demo)
+    loaded = load_profile(REPO / "profiles" / "demo.toml")
+    assert loaded.model_dir == fake_demo and loaded.model_error is None
+
+
+def test_builtin_demo_constant_points_into_the_package() -> None:
+    import workbench
+
+    assert BUILTIN_DEMO_MODEL_DIR == Path(workbench.__file__).parent / "demo" / "model"
+
+
+# --- loading by name, discovery ----------------------------------------------------------------
+
+
+def test_project_wins_over_user_and_shadowing_is_reported(dirs: tuple[Path, Path]) -> None:
+    project, user = dirs
+    write(project / "shared.toml", '[model]\nid = "team/model"\n')
+    write(user / "shared.toml", '[model]\nid = "mine/model"\n')
+    write(user / "personal.toml", '[model]\nid = "mine/other"\n[engine]\nmax_model_len = 0\n')
+    loaded = load_profile("shared", project_dir=project, user_dir=user)
+    assert loaded.origin == "project" and loaded.profile.model.id == "team/model"
+    found = {d.name: d for d in discover_profiles(project, user)}
+    assert set(found) == {"shared", "personal"}
+    assert found["shared"].shadowed == (user / "shared.toml",)
+    assert found["shared"].loaded is not None and found["shared"].error is None
+    assert found["personal"].origin == "user" and found["personal"].loaded is None
+    assert found["personal"].error is not None
+    assert found["personal"].error.key == "engine.max_model_len"
+
+
+def test_unknown_name_suggests(dirs: tuple[Path, Path]) -> None:
+    project, user = dirs
+    write(project / "qwen3-8b.toml", '[model]\nid = "Qwen/Qwen3-8B"\n')
+    with pytest.raises(ProfileError, match=r"no profile named 'qwen3-8c'.*did you mean 'qwen3-8b'"):
+        load_profile("qwen3-8c", project_dir=project, user_dir=user)
+
+
+def test_discovery_defaults_to_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "profiles" / "a.toml", '[model]\nid = "x/a"\n')
+    write(tmp_path / "config" / "profiles" / "b.toml", '[model]\nid = "x/b"\n')
+    assert [(d.name, d.origin) for d in discover_profiles()] == [("a", "project"), ("b", "user")]
+
+
+# --- extends and GPU overrides -------------------------------------------------------------
+
+
+def test_extends_merges_tables_and_child_wins(dirs: tuple[Path, Path]) -> None:
+    project, user = dirs
+    write(
+        project / "base.toml",
+        (
+            '[meta]\nname = "base"\ndescription = "base only"\n[model]\nid = "Qwen/Qwen3-8B"\n'
+            "[engine]\nmax_model_len = 8192\nmax_num_seqs = 8\n"
+            "[engine.extra]\nenable_prefix_caching = true\n"
+            '[sampling]\ntemperature = 0.6\nstop = ["a"]\n'
+        ),
+    )
+    write(
+        user / "child.toml",
+        ('extends = "base"\n[engine]\nmax_model_len = 4096\n[sampling]\nstop = ["b", "c"]\n'),
+    )
+    loaded = load_profile("child", project_dir=project, user_dir=user)
+    profile = loaded.profile
+    assert profile.engine.max_model_len == 4096 and profile.engine.max_num_seqs == 8
+    assert profile.engine.extra == {"enable_prefix_caching": True}
+    assert profile.sampling.temperature == 0.6 and profile.sampling.stop == ["b", "c"]
+    assert profile.meta.description == ""  # [meta] describes one file; not inherited
+    assert loaded.sources == (user / "child.toml", project / "base.toml")
+    assert loaded.data["extends"] == "base"
+
+
+def test_error_in_base_points_at_base_file(dirs: tuple[Path, Path]) -> None:
+    project, user = dirs
+    write(project / "base.toml", '[model]\nid = "a/b"\n\n[engine]\nmax_num_seqs = 2\n')
+    write(project / "child.toml", 'extends = "base"\n\n[sampling]\nn = 4\n')
+    with pytest.raises(ProfileError) as info:
+        load_profile("child", project_dir=project, user_dir=user)
+    assert info.value.path == project / "child.toml" and info.value.line == 4
+    write(project / "child2.toml", 'extends = "base"\n[engine]\nmax_num_seq = 4\n')
+    with pytest.raises(ProfileError) as info2:
+        load_profile("child2", project_dir=project, user_dir=user)
+    assert info2.value.path == project / "child2.toml" and info2.value.line == 3
+
+
+def test_gpu_override_applies_only_on_that_gpu(dirs: tuple[Path, Path]) -> None:
+    project, user = dirs
+    write(
+        project / "p.toml",
+        (
+            '[model]\nid = "a/b"\n[engine]\nmax_model_len = 16384\n'
+            '[gpu_overrides."NVIDIA GeForce RTX 4090".engine]\nmax_model_len = 32768\n'
+            'kv_cache_dtype = "fp8"\n'
+        ),
+    )
+    plain = load_profile("p", project_dir=project, user_dir=user)
+    assert plain.profile.engine.max_model_len == 16384 and plain.applied_gpu_override is None
+    other = load_profile("p", gpu_name="Tesla T4", project_dir=project, user_dir=user)
+    assert other.profile.engine.max_model_len == 16384 and other.applied_gpu_override is None
+    on_4090 = load_profile(
+        "p", gpu_name="NVIDIA GeForce RTX 4090", project_dir=project, user_dir=user
+    )
+    assert on_4090.applied_gpu_override == "NVIDIA GeForce RTX 4090"
+    assert on_4090.profile.engine.max_model_len == 32768
+    assert on_4090.profile.engine.kv_cache_dtype == "fp8"
+    assert on_4090.data["engine"]["max_model_len"] == 32768
+
+
+def test_shipped_qwen_override_preview() -> None:
+    loaded = load_profile(REPO / "profiles" / "qwen3-8b-24gb.toml", gpu_name="NVIDIA L4")
+    assert loaded.profile.engine.max_model_len == 12288
+    fast = load_profile(REPO / "profiles" / "qwen3-8b-24gb-fast.toml")
+    assert fast.profile.chat.enable_thinking is False
+    assert fast.profile.engine.reasoning_parser == "qwen3"  # inherited
+
+
+# --- model resolution ----------------------------------------------------------------------
+
+
+def test_relative_path_resolves_against_profile_dir(tmp_path: Path) -> None:
+    shutil.copytree(QWEN_06B, tmp_path / "models" / "q")
+    profile = write(tmp_path / "p" / "x.toml", '[model]\npath = "../models/q"\n')
+    assert load_profile(profile).model_dir == tmp_path / "p" / ".." / "models" / "q"
+
+
+def test_model_dir_env_layouts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "models"
+    monkeypatch.setenv("WORKBENCH_MODEL_DIR", str(root))
+    shutil.copytree(QWEN_06B, root / "Qwen" / "Qwen3-0.6B")
+    shutil.copytree(QWEN_06B, root / "Qwen__Qwen3-8B")
+    assert resolve_model_dir(ModelSection(id="Qwen/Qwen3-0.6B"), tmp_path) == (
+        root / "Qwen" / "Qwen3-0.6B"
+    )
+    assert resolve_model_dir(ModelSection(id="Qwen/Qwen3-8B"), tmp_path) == root / "Qwen__Qwen3-8B"
+
+
+def _fake_hf_cache(cache: Path, repo: str, commit: str, branch: str = "main") -> Path:
+    """The on-disk layout huggingface_hub writes (refs/<branch> holds the commit)."""
+    repo_dir = cache / ("models--" + repo.replace("/", "--"))
+    snapshot = repo_dir / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    shutil.copy(QWEN_06B / "config.json", snapshot / "config.json")
+    write(repo_dir / "refs" / branch, commit)
+    return snapshot
+
+
+def test_hf_cache_lookup_honours_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    main_commit, old_commit = "a" * 40, "b" * 40
+    main_snapshot = _fake_hf_cache(cache, "Qwen/Qwen3-0.6B", main_commit)
+    old_snapshot = cache / "models--Qwen--Qwen3-0.6B" / "snapshots" / old_commit
+    shutil.copytree(main_snapshot, old_snapshot)
+    assert resolve_model_dir(ModelSection(id="Qwen/Qwen3-0.6B"), tmp_path) == main_snapshot
+    assert (
+        resolve_model_dir(ModelSection(id="Qwen/Qwen3-0.6B", revision=old_commit), tmp_path)
+        == old_snapshot
+    )
+    with pytest.raises(ProfileError, match="Qwen/Qwen3-0.6B@v9 is not on this machine"):
+        resolve_model_dir(ModelSection(id="Qwen/Qwen3-0.6B", revision="v9"), tmp_path)
+
+
+def test_missing_id_is_a_warning_not_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = write(tmp_path / "x.toml", '[model]\nid = "nobody/nothing"\n')
+    loaded = load_profile(profile)
+    assert loaded.model_dir is None
+    assert loaded.model_error is not None
+    assert "nobody/nothing is not on this machine" in loaded.model_error
+    assert "WORKBENCH_MODEL_DIR" in loaded.model_error
+    assert main(["profiles", "validate", str(profile)]) == 0
+    assert "warning" in capsys.readouterr().err
+    assert main(["profiles", "validate", "--require-model", str(profile)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "x.toml: model: nobody/nothing" in err[0]
+
+
+def test_tp_checked_against_model_heads(tmp_path: Path) -> None:
+    shutil.copytree(QWEN_06B, tmp_path / "q")
+    ok = write(tmp_path / "ok.toml", '[model]\npath = "q"\n[engine]\ntensor_parallel_size = 4\n')
+    assert load_profile(ok).model_dir == tmp_path / "q"
+
+
+# --- saving --------------------------------------------------------------------------------
+
+
+def test_save_is_atomic_with_backup(tmp_path: Path) -> None:
+    target = tmp_path / "profiles" / "p.toml"
+    data = {"model": {"id": "Qwen/Qwen3-8B"}, "engine": {"max_model_len": 8192}}
+    assert save_profile(target, data) is None
+    first = target.read_bytes()
+    assert tomllib.loads(first.decode())["engine"]["max_model_len"] == 8192
+    data["engine"]["max_model_len"] = 4096
+    backup = save_profile(target, data)
+    assert backup == backup_path(target) and backup.read_bytes() == first
+    assert load_profile(target).profile.engine.max_model_len == 4096
+    assert sorted(p.name for p in target.parent.iterdir()) == ["p.toml", "p.toml.bak"]
+
+
+def test_save_refuses_invalid_and_leaves_old_file(tmp_path: Path) -> None:
+    target = write(tmp_path / "p.toml", '[model]\nid = "a/b"\n')
+    before = target.read_bytes()
+    with pytest.raises(ProfileError, match=r"engine\.gpu_memory_utilization: must be in \(0, 1\]"):
+        save_profile(target, {"model": {"id": "a/b"}, "engine": {"gpu_memory_utilization": 1.5}})
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.toml"]
+
+
+def test_saved_data_round_trips(tmp_path: Path) -> None:
+    loaded = load_profile(REPO / "profiles" / "llama-3.1-8b-a100-80gb-128k.toml")
+    copy = tmp_path / "copy.toml"
+    save_profile(copy, loaded.data)
+    assert load_profile(copy).profile == loaded.profile
+
+
+def test_save_drops_none_values(tmp_path: Path) -> None:
+    target = tmp_path / "p.toml"
+    save_profile(target, {"model": {"id": "a/b", "revision": None}})
+    assert "revision" not in target.read_text()
+
+
+# --- errors and line finding -----------------------------------------------------------------
+
+
+def test_profile_error_is_one_line() -> None:
+    error = ProfileError(
+        "must be in (0, 1],\n got 1.5",
+        path=Path("/x/p.toml"),
+        line=12,
+        key="engine.gpu_memory_utilization",
+        hint="0.9 is vLLM's default",
+    )
+    assert str(error) == (
+        "/x/p.toml:12: engine.gpu_memory_utilization: must be in (0, 1], got 1.5 "
+        "(hint: 0.9 is vLLM's default)"
+    )
+    assert error.message == "must be in (0, 1], got 1.5"
+
+
+def test_key_lines_headers_dotted_quoted_inline_and_arrays() -> None:
+    text = (
+        'extends = "b"\n'  # 1
+        "[engine]\n"  # 2
+        "max_model_len = 1  # c\n"  # 3
+        'extra = { a = 1, b = { c = "}" } }\n'  # 4
+        '[gpu_overrides."NVIDIA L4".engine]\n'  # 5
+        "n.x = 3\n"  # 6
+        'desc = """\n'  # 7
+        "fake = 1\n"  # 8
+        '"""\n'  # 9
+        "[[meta.tested_on]]\n"  # 10
+        'gpu = "a"\n'  # 11
+        "[[meta.tested_on]]\n"  # 12
+        'gpu = "b"\n'  # 13
+    )
+    lines = key_lines(text)
+    assert lines[("extends",)] == 1
+    assert lines[("engine", "max_model_len")] == 3
+    assert lines[("engine", "extra", "b", "c")] == 4
+    assert lines[("gpu_overrides", "NVIDIA L4", "engine")] == 5
+    assert lines[("gpu_overrides", "NVIDIA L4", "engine", "n", "x")] == 6
+    assert ("gpu_overrides", "NVIDIA L4", "engine", "fake") not in lines
+    assert lines[("meta", "tested_on", 1, "gpu")] == 13
+    assert line_of(text, ("engine", "extra", "zzz")) == 4
+
+
+# --- vLLM's own names --------------------------------------------------------------------------
+
+
+def test_engine_arg_names_match_vllm_dataclass() -> None:
+    pytest.importorskip("vllm")
+    from vllm.engine.arg_utils import AsyncEngineArgs
+
+    assert vllm_engine_arg_names() == frozenset(f.name for f in dataclasses.fields(AsyncEngineArgs))
+
+
+def test_loaded_profile_is_frozen() -> None:
+    loaded = load_profile(REPO / "profiles" / "qwen3-8b-24gb.toml")
+    assert isinstance(loaded, LoadedProfile)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        loaded.name = "x"  # type: ignore[misc]
+    assert os.fspath(loaded.path).endswith("qwen3-8b-24gb.toml")
