@@ -15,6 +15,7 @@ from workbench.profiles.errors import ProfileError
 from workbench.profiles.loader import (
     LoadedProfile,
     load_chain,
+    load_source,
     locate_key,
     merge_chain,
     read_profile_file,
@@ -156,6 +157,8 @@ def import_profile(
     from workbench.profiles.store import save_profile
 
     source = read_profile_file(file)
+    # Validate the file as it is, so errors point at its own lines, before anything is written.
+    load_source(source, origin="file", gpu_name=None, project_dir=project_dir, user_dir=user_dir)
     chain = load_chain(source, project_dir, user_dir)
     merged = merge_chain(chain)
     needed = consent_needed(merged)
@@ -183,9 +186,26 @@ def import_profile(
             path=target,
             hint="pass --force to replace it (the old one is kept as a .bak), or --name NEW",
         )
-    data = source.data
+    data = _anchor_relative_paths(source.data, source.path.parent)
     backup = save_profile(target, data, project_dir=project_dir, user_dir=user_dir)
     return target, backup
+
+
+def _anchor_relative_paths(data: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Relative file references made absolute: the profile moves, the files it names do not."""
+    anchored = copy.deepcopy(dict(data))
+    for section, key in (
+        ("model", "path"),
+        ("model", "chat_template"),
+        ("sampling", "json_schema"),
+    ):
+        table = anchored.get(section)
+        value = table.get(key) if isinstance(table, dict) else None
+        if not isinstance(value, str) or value == BUILTIN_DEMO or value.startswith(("~", "$")):
+            continue
+        if not Path(value).is_absolute():
+            table[key] = str((base_dir / value).resolve())  # type: ignore[index]
+    return anchored
 
 
 def new_profile_data(model_dir: Path, name: str) -> tuple[dict[str, Any], list[str]]:
