@@ -55,3 +55,9 @@ def test_empty_answers_never_win() -> None:
     assert summary.majority is not None and summary.majority.key == "82"
     assert summary.groups[-1].key == ""
     assert "(empty) × 2" in summary.describe()
+
+
+def test_punctuation_only_answer_is_not_empty() -> None:
+    summary = summarise_answers([(0, "82"), (1, "!!!!!!!!"), (2, "It is **82**.")])
+    assert [g.key for g in summary.groups] == ["82", "!!!!!!!!"]
+    assert summary.describe() == "82 × 2 · !!!!!!!! × 1 — majority 82 (2 of 3)"

@@ -111,7 +111,7 @@ async def test_fewer_samples_than_asked_is_reported() -> None:
     events = await collect(engine, ChatOverrides(n=8))
     last = events[-1]
     assert isinstance(last, RequestFinished)
-    assert (last.n_requested, last.n_received) == (8, 2)
+    assert (last.n_requested, last.n_received) == (8, 3)
     assert last.error is not None and "8" in last.error
 
 

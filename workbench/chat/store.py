@@ -8,6 +8,7 @@ import secrets
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from workbench.chat.model import Conversation
 
@@ -52,8 +53,15 @@ class ChatStore:
 
     def save(self, conversation: Conversation) -> Path:
         """Write the conversation atomically; returns its path."""
-        path = self.path_for(conversation)
-        write_atomically(path, json.dumps(conversation.to_dict(), indent=1, ensure_ascii=False))
+        return self.save_data(conversation.id, conversation.to_dict())
+
+    def save_data(self, chat_id: str, data: dict[str, Any]) -> Path:
+        """Write an already-serialised conversation (``Conversation.to_dict``) atomically.
+
+        The UI serialises on its own thread and writes from a worker thread with this.
+        """
+        path = self.directory / f"{chat_id}.json"
+        write_atomically(path, json.dumps(data, indent=1, ensure_ascii=False))
         return path
 
     def load(self, path: Path) -> Conversation:

@@ -47,7 +47,8 @@ def normalise_answer(answer: str) -> str:
     numbers = _NUMBER.findall(text)
     if numbers:
         return _normalise_number(numbers[-1])
-    return _normalise_text(text)
+    # All punctuation ("!!!!") is still an answer, and must not count as an empty one.
+    return _normalise_text(text) or "".join(answer.split())
 
 
 @dataclass(frozen=True)

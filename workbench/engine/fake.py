@@ -235,7 +235,8 @@ def turn_n4_majority(*, pause_after: int | None = None) -> FakeTurn:
 
 
 def turn_bang_repeat() -> FakeTurn:
-    """Two samples: a healthy one and one that prints only '!!!!!!!!' (a broken quantized model)."""
+    """Three samples: two healthy ones and one that prints only '!!!!!!!!' (a broken quantized
+    model, or one run with the wrong dtype)."""
     return FakeTurn(
         samples=(
             sample("Adding 17 and 65 gives 82.", "82", thinking_seconds=2.0, reasoning_tokens=9),
@@ -245,6 +246,7 @@ def turn_bang_repeat() -> FakeTurn:
                 tokens_per_s=44.0,
                 answer_tokens=256,
             ),
+            sample("Tens: 70. Units: 12. Total 82.", "It is **82**.", thinking_seconds=2.6),
         ),
     )
 

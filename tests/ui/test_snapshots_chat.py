@@ -1,0 +1,49 @@
+"""Snapshots of the Chat pane driven by the scripted fake engine at a fixed terminal size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.ui.scenarios_chat import (
+    TERMINAL_SIZE,
+    scenario_doctor_bang,
+    scenario_n4_majority,
+    scenario_thinking_collapsed,
+    scenario_thinking_streaming,
+)
+
+
+def test_chat_thinking_streaming(snap_compare: Any) -> None:
+    """You should see the question "What is 17 + 65?" and under it an open "▼ Thinking…" panel
+    with the first half of the reasoning ("The user asks for 17 + 65. Add the tens: …"), no answer
+    yet, and Esc Abort in the footer."""
+    app, run_before = scenario_thinking_streaming()
+    try:
+        assert snap_compare(app, run_before=run_before, terminal_size=TERMINAL_SIZE)
+    finally:
+        app.engine.release()
+
+
+def test_chat_thinking_collapsed_after_answer(snap_compare: Any) -> None:
+    """You should see the thinking panel folded to "▶ Thought for 12.3 s · 154 tokens", the
+    answer "17 + 65 = 82." in bold with its explanation, and the stats line
+    "185 tok · 38.2 tok/s · stop · logp -4.21"."""
+    app, run_before = scenario_thinking_collapsed()
+    assert snap_compare(app, run_before=run_before, terminal_size=TERMINAL_SIZE)
+
+
+def test_chat_n4_side_by_side_with_majority(snap_compare: Any) -> None:
+    """You should see four sample columns side by side (the fourth cut off, with a horizontal
+    scrollbar), samples 1, 2 and 4 headed "· 82 ✓ majority" in green, sample 3 headed "· 72",
+    each with a folded "Thought for …" panel and stats, and under them
+    "Summary: 82 × 3 · 72 × 1 — majority 82 (3 of 4)"."""
+    app, run_before = scenario_n4_majority()
+    assert snap_compare(app, run_before=run_before, terminal_size=TERMINAL_SIZE)
+
+
+def test_chat_doctor_flags_bang_repeat(snap_compare: Any) -> None:
+    """You should see three columns, sample 2 showing only "!!!!!!!!" in a red border with
+    finish reason "length", and a red "Doctor: One token repeated (sample 2)" card naming a
+    quantized model with the wrong dtype or kernels as the usual cause and what to try."""
+    app, run_before = scenario_doctor_bang()
+    assert snap_compare(app, run_before=run_before, terminal_size=TERMINAL_SIZE)

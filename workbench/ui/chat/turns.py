@@ -1,0 +1,159 @@
+"""Widgets for one turn of the conversation: the user's message and the assistant's n samples."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import HorizontalScroll, Vertical
+from textual.content import Content
+from textual.widgets import Markdown, Static
+
+from workbench.chat.doctor import Finding
+from workbench.chat.model import AssistantTurn
+from workbench.chat.summary import AnswerSummary, summarise_answers
+from workbench.ui.chat.sample_column import SampleColumn
+
+MIN_COLUMN_WIDTH = 46
+
+
+class UserMessage(Vertical):
+    """The user's message, as Markdown."""
+
+    DEFAULT_CSS = """
+    UserMessage {
+        height: auto;
+        margin: 1 0 0 0;
+        padding: 0 1;
+        border-left: thick $accent;
+        background: $boost;
+    }
+    UserMessage > Markdown { margin: 0; padding: 0; background: transparent; }
+    UserMessage > Markdown > MarkdownParagraph { margin: 0; }
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        yield Markdown(self.text)
+
+
+class DoctorCard(Static):
+    """A short cause card under a turn: what looks wrong, why it usually happens, what to try."""
+
+    DEFAULT_CSS = """
+    DoctorCard {
+        height: auto;
+        margin: 0 0 0 0;
+        padding: 0 1;
+        border: round $error;
+        border-title-color: $error;
+        border-title-style: bold;
+    }
+    """
+
+    def __init__(self, finding: Finding) -> None:
+        which = ""
+        if finding.samples:
+            which = " (sample " + ", ".join(str(i + 1) for i in finding.samples) + ")"
+        body = Content.assemble((finding.cause, ""), "\n", ("Try: ", "bold"), finding.fix)
+        super().__init__(body)
+        self.finding = finding
+        self.border_title = f"Doctor: {finding.title}{which}"
+
+
+class AssistantTurnView(Vertical):
+    """One request: sample columns side by side (scrolling sideways when they do not fit), then
+    the answer summary and any doctor cards."""
+
+    DEFAULT_CSS = """
+    AssistantTurnView { height: auto; margin: 1 0 0 0; }
+    AssistantTurnView > .samples { height: auto; }
+    AssistantTurnView > .samples > SampleColumn { width: 1fr; }
+    AssistantTurnView > .turn-summary { height: auto; padding: 0 1; color: $text; }
+    AssistantTurnView > .turn-error { height: auto; padding: 0 1; color: $error; }
+    """
+
+    def __init__(self, turn: AssistantTurn) -> None:
+        super().__init__()
+        self.turn = turn
+        self.set_class(turn.n_requested > 1, "-multi")
+
+    def compose(self) -> ComposeResult:
+        multi = self.turn.n_requested > 1
+        with HorizontalScroll(classes="samples"):
+            for index in range(max(self.turn.n_requested, len(self.turn.samples), 1)):
+                yield SampleColumn(index, show_header=multi, id=f"sample-{index}")
+        yield Static("", classes="turn-summary")
+        yield Static("", classes="turn-error")
+
+    def on_mount(self) -> None:
+        self.query_one(".turn-summary").display = False
+        self.query_one(".turn-error").display = False
+        self._size_columns()
+
+    def on_resize(self) -> None:
+        self._size_columns()
+
+    def _size_columns(self) -> None:
+        # `fr` inside a horizontal scroll resolves to the whole viewport per child, so share the
+        # width out here; below MIN_COLUMN_WIDTH the row scrolls sideways instead of squeezing.
+        columns = self.columns
+        if len(columns) < 2 or not self.size.width:
+            return
+        width = max(MIN_COLUMN_WIDTH, self.size.width // len(columns))
+        for column in columns:
+            column.styles.width = width
+
+    def column(self, index: int) -> SampleColumn:
+        """The column of sample ``index`` (mounted on the fly if the engine sends more than n)."""
+        found = self.query(f"#sample-{index}")
+        if found:
+            return found.first(SampleColumn)
+        column = SampleColumn(index, show_header=True, id=f"sample-{index}")
+        self.query_one(".samples", HorizontalScroll).mount(column)
+        self.call_after_refresh(self._size_columns)
+        return column
+
+    @property
+    def columns(self) -> list[SampleColumn]:
+        return list(self.query(SampleColumn))
+
+    def show_summary(self) -> AnswerSummary | None:
+        """Group the samples' final answers under the columns (n > 1 only)."""
+        finished = [s for s in self.turn.samples if s.stats is not None]
+        if len(finished) < 2:
+            return None
+        summary = summarise_answers([(s.index, s.content) for s in finished])
+        majority_indices = set(summary.majority.indices) if summary.majority else set()
+        group_of = {index: g for g in summary.groups for index in g.indices}
+        for column in self.columns:
+            group = group_of.get(column.index)
+            answer = group.display if group and group.key else "(no answer)"
+            marker = "  ✓ majority" if column.index in majority_indices else ""
+            picked = "  ← continuing" if self.turn.picked == column.index else ""
+            column.set_header(f"Sample {column.index + 1} · {answer}{marker}{picked}")
+            column.set_class(column.index in majority_indices, "-majority")
+            column.set_class(self.turn.picked == column.index, "-picked")
+        summary_widget = self.query_one(".turn-summary", Static)
+        pick_hint = (
+            "" if self.turn.picked is not None else "   (press 1–9 to continue with a sample)"
+        )
+        summary_widget.update(
+            Content.assemble(("Summary: ", "bold"), summary.describe(), (pick_hint, "dim"))
+        )
+        summary_widget.display = True
+        return summary
+
+    def show_error(self, message: str) -> None:
+        error = self.query_one(".turn-error", Static)
+        error.update(message)
+        error.display = True
+
+    async def show_findings(self, findings: list[Finding]) -> None:
+        await self.remove_children(DoctorCard)
+        flagged = {index for finding in findings for index in finding.samples}
+        for column in self.columns:
+            column.set_class(column.index in flagged, "-flagged")
+        if findings:
+            await self.mount_all([DoctorCard(f) for f in findings])

@@ -1,0 +1,609 @@
+"""The Chat pane: send a prompt, stream n samples side by side, summarise, diagnose, autosave.
+
+The shell mounts ``ChatView(engine=..., store=..., id="chat")`` and calls ``set_profile`` and
+``set_engine_ready`` as the engine loads. Streaming runs in this widget's own async worker; deltas
+are buffered per pane and flushed to each pane's MarkdownStream by one timer (``flush_hz``), so a
+token never re-renders a whole message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.timer import Timer
+from textual.widgets import Input, Static
+
+from workbench.chat.doctor import TurnContext, diagnose
+from workbench.chat.export import RunCard, export_chat
+from workbench.chat.model import AssistantTurn, Conversation, SampleRecord, UserTurn
+from workbench.chat.store import ChatStore, ChatStoreError
+from workbench.engine.api import (
+    ChatMessage,
+    ChatOverrides,
+    EngineError,
+    EngineFigures,
+    EngineService,
+    RequestFailed,
+    RequestFinished,
+    SampleDelta,
+    SampleFinished,
+)
+from workbench.ui.chat.turns import AssistantTurnView, UserMessage
+
+if TYPE_CHECKING:
+    from workbench.profiles import LoadedProfile
+
+MAX_N = 16
+MAX_TEMPERATURE = 2.0
+TEMPERATURE_STEP = 0.1
+
+
+class ConversationLog(VerticalScroll, can_focus=True):
+    """The scrolling list of turns; focus it to use the single-key chat bindings."""
+
+    DEFAULT_CSS = """
+    ConversationLog { height: 1fr; padding: 0 1; }
+    ConversationLog:focus { background-tint: $foreground 3%; }
+    ConversationLog > .chat-placeholder { color: $text-muted; padding: 1 2; }
+    """
+
+
+class PromptInput(Input):
+    """The message input; Esc leaves it for the conversation (unless a reply is streaming, then
+    Esc reaches the chat's abort)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave", "To conversation", show=False),
+    ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave":
+            chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
+            return not (chat is not None and chat.streaming)
+        return super().check_action(action, parameters)
+
+    def action_leave(self) -> None:
+        chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
+        if chat is not None:
+            chat.log_view.focus()
+
+
+class ChatView(Vertical):
+    """Conversation, n-up samples with thinking panels, quick controls and the prompt input."""
+
+    DEFAULT_CSS = """
+    ChatView { height: 1fr; }
+    ChatView > .quick-bar {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        color: $text;
+    }
+    ChatView > Input { margin: 0; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "abort", "Abort"),
+        Binding("1", "pick_sample(1)", "Pick sample", key_display="1-9"),
+        *[
+            Binding(str(k), f"pick_sample({k})", f"Pick sample {k}", show=False)
+            for k in range(2, 10)
+        ],
+        Binding("plus,equals_sign", "more_samples", "n+", key_display="+"),
+        Binding("minus", "fewer_samples", "n-", key_display="-"),
+        Binding("right_square_bracket", "warmer", "temp+", key_display="]"),
+        Binding("left_square_bracket", "cooler", "temp-", key_display="["),
+        Binding("t", "toggle_thinking", "Thinking"),
+        Binding("e", "export", "Export", show=False),
+        Binding("r", "resume_last", "Resume", show=False),
+        Binding("i", "focus_input", "Write", show=False),
+    ]
+
+    COMMANDS: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("Chat: abort", "Stop the running request (Esc)", "abort"),
+        ("Chat: more samples (n+1)", "Ask for one more sample next turn (+)", "more_samples"),
+        ("Chat: fewer samples (n-1)", "Ask for one sample fewer next turn (-)", "fewer_samples"),
+        ("Chat: warmer", "Raise the temperature by 0.1 for the next turn (])", "warmer"),
+        ("Chat: cooler", "Lower the temperature by 0.1 for the next turn ([)", "cooler"),
+        ("Chat: toggle thinking", "Turn the model's thinking on or off (t)", "toggle_thinking"),
+        (
+            "Chat: continue with the majority",
+            "Continue the conversation with a sample of the majority answer",
+            "pick_majority",
+        ),
+        ("Chat: export", "Write this chat as Markdown and JSON with a run card (e)", "export"),
+        ("Chat: resume last chat", "Open the most recently autosaved chat (r)", "resume_last"),
+        ("Chat: new chat", "Start an empty conversation", "new_chat"),
+    )
+
+    def __init__(
+        self,
+        *,
+        engine: EngineService,
+        store: ChatStore | None = None,
+        export_dir: Path | None = None,
+        flush_hz: float = 20.0,
+        autosave_interval_s: float = 2.0,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.engine = engine
+        self.store = store
+        self.export_dir = export_dir
+        self.flush_hz = flush_hz
+        self.autosave_interval_s = autosave_interval_s
+        self.profile: LoadedProfile | None = None
+        self.figures: EngineFigures | None = None
+        self.conversation = Conversation(id=self._new_chat_id())
+        self.n_override: int | None = None
+        self.temperature_override: float | None = None
+        self.thinking_override: bool | None = None
+        self.streaming_turn: AssistantTurn | None = None
+        self._streaming_view: AssistantTurnView | None = None
+        self._request_numbers = itertools.count(1)
+        self._flush_timer: Timer | None = None
+        self._ticks_since_autosave = 0
+        self._save_lock = threading.Lock()
+        self._save_sequence = itertools.count(1)
+        self._last_saved_sequence = 0
+
+    # -- layout -------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with ConversationLog(id="chat-log"):
+            yield Static("", classes="chat-placeholder")
+        yield Static("", classes="quick-bar")
+        yield PromptInput(placeholder="Message the model — Enter sends", id="chat-input")
+
+    def on_mount(self) -> None:
+        self._flush_timer = self.set_interval(1 / self.flush_hz, self._on_flush_tick)
+        self._refresh_placeholder()
+        self._refresh_quick_bar()
+
+    @property
+    def log_view(self) -> ConversationLog:
+        return self.query_one(ConversationLog)
+
+    # -- wiring from the shell ----------------------------------------------------
+
+    def set_profile(self, loaded: LoadedProfile | None) -> None:
+        """The profile the engine is (being) loaded with; its [sampling]/[chat] are the defaults."""
+        self.profile = loaded
+        if not self.conversation.turns:
+            self.conversation.profile_name = loaded.name if loaded else None
+            self.conversation.system_prompt = loaded.profile.chat.system_prompt if loaded else None
+        self._refresh_quick_bar()
+        self._refresh_placeholder()
+
+    def set_engine_ready(self, figures: EngineFigures | None) -> None:
+        """The engine is ready (with vLLM's figures), or not ready (None)."""
+        self.figures = figures
+        self._refresh_placeholder()
+        self._refresh_quick_bar()
+
+    @property
+    def ready(self) -> bool:
+        return self.figures is not None
+
+    @property
+    def streaming(self) -> bool:
+        return self.streaming_turn is not None
+
+    # -- effective settings -------------------------------------------------------
+
+    def effective_n(self) -> int:
+        if self.n_override is not None:
+            return self.n_override
+        return self.profile.profile.sampling.n if self.profile else 1
+
+    def effective_temperature(self) -> float | None:
+        if self.temperature_override is not None:
+            return self.temperature_override
+        return self.profile.profile.sampling.temperature if self.profile else None
+
+    def effective_thinking(self) -> bool:
+        if self.thinking_override is not None:
+            return self.thinking_override
+        return self.profile.profile.chat.enable_thinking if self.profile else True
+
+    def current_overrides(self) -> ChatOverrides:
+        """What the quick controls changed, as the next request's ChatOverrides."""
+        return ChatOverrides(
+            n=self.n_override,
+            temperature=self.temperature_override,
+            enable_thinking=self.thinking_override,
+        )
+
+    def _refresh_quick_bar(self) -> None:
+        temperature = self.effective_temperature()
+        temperature_text = f"{temperature:.1f}" if temperature is not None else "model default"
+        thinking = "on" if self.effective_thinking() else "off"
+
+        def changed(flag: bool) -> str:
+            return "bold $accent" if flag else ""
+
+        bar = Content.assemble(
+            ("n ", "dim"),
+            (str(self.effective_n()), changed(self.n_override is not None)),
+            ("  temperature ", "dim"),
+            (temperature_text, changed(self.temperature_override is not None)),
+            ("  thinking ", "dim"),
+            (thinking, changed(self.thinking_override is not None)),
+            ("   +/- n  [/] temperature  t thinking  1-9 pick  Esc abort", "dim"),
+        )
+        self.query_one(".quick-bar", Static).update(bar)
+
+    def _refresh_placeholder(self) -> None:
+        placeholder = self.query_one(".chat-placeholder", Static)
+        placeholder.display = not self.conversation.turns
+        if self.ready:
+            name = self.profile.name if self.profile else "the model"
+            placeholder.update(f"Ready: {name} is loaded. Type a message below and press Enter.")
+        elif self.profile is not None:
+            placeholder.update(f"Waiting for {self.profile.name} to load…")
+        else:
+            placeholder.update(
+                "No model loaded. Load a profile in the Profiles tab, or resume a chat (r)."
+            )
+
+    # -- sending ------------------------------------------------------------------
+
+    @on(Input.Submitted, "#chat-input")
+    async def _on_prompt_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text:
+            return
+        if self.streaming:
+            self.notify("A reply is still streaming: wait, or press Esc to abort it.")
+            return
+        if not self.ready:
+            self.notify("No model is loaded yet: load a profile first.", severity="warning")
+            return
+        event.input.clear()
+        await self.send(text)
+
+    async def send(self, text: str) -> AssistantTurn:
+        """Add a user turn and start streaming the reply; returns the (live) assistant turn."""
+        conversation = self.conversation
+        if not conversation.title:
+            conversation.title = text.splitlines()[0][:60]
+        conversation.turns.append(UserTurn(text))
+        history = self.profile.profile.chat.thinking_history if self.profile else "strip"
+        messages = conversation.messages_for_next_request(history)
+        overrides = self.current_overrides()
+        turn = AssistantTurn(
+            request_id=f"{conversation.id}-{next(self._request_numbers)}",
+            n_requested=self.effective_n(),
+            overrides=overrides,
+        )
+        conversation.turns.append(turn)
+        turn_view = AssistantTurnView(turn)
+        self._refresh_placeholder()
+        await self.log_view.mount_all([UserMessage(text), turn_view])
+        self.log_view.scroll_end(animate=False)
+        self.streaming_turn = turn
+        self._streaming_view = turn_view
+        self._ticks_since_autosave = 0
+        self.refresh_bindings()
+        self._stream(turn, turn_view, messages, overrides)
+        return turn
+
+    @work(exclusive=True, group="chat", exit_on_error=False, description="chat stream")
+    async def _stream(
+        self,
+        turn: AssistantTurn,
+        turn_view: AssistantTurnView,
+        messages: list[ChatMessage],
+        overrides: ChatOverrides,
+    ) -> None:
+        try:
+            async for event in self.engine.chat(messages, overrides, request_id=turn.request_id):
+                if isinstance(event, SampleDelta):
+                    record = turn.sample(event.index)
+                    record.reasoning += event.reasoning
+                    record.content += event.content
+                    turn_view.column(event.index).buffer(event.reasoning, event.content)
+                elif isinstance(event, SampleFinished):
+                    record = turn.sample(event.index)
+                    record.reasoning = event.reasoning
+                    record.content = event.content
+                    record.stats = event.stats
+                    await turn_view.column(event.index).finish(record)
+                elif isinstance(event, RequestFinished):
+                    turn.aborted = event.aborted
+                    turn.error = event.error
+                elif isinstance(event, RequestFailed):
+                    turn.error = event.error.message
+                    turn_view.show_error(f"Request failed: {event.error.message}")
+        except EngineError as error:
+            turn.error = error.message
+            turn_view.show_error(f"Request failed: {error.message}")
+        finally:
+            await self._finish_turn(turn, turn_view)
+
+    async def _finish_turn(self, turn: AssistantTurn, turn_view: AssistantTurnView) -> None:
+        await self.flush_now()
+        turn.done = True
+        self.streaming_turn = None
+        self._streaming_view = None
+        records = {record.index: record for record in turn.samples}
+        for column in turn_view.columns:
+            if column.finished:
+                continue
+            record = records.get(column.index)
+            await column.finish(record or SampleRecord(column.index))
+            if record is None:
+                column.set_header(f"Sample {column.index + 1} · not returned")
+        await self._decorate(turn, turn_view)
+        self.autosave()
+        self.refresh_bindings()
+
+    async def _decorate(self, turn: AssistantTurn, turn_view: AssistantTurnView) -> None:
+        """Summary and doctor cards for a finished turn."""
+        if turn.n_requested > 1 or len(turn.samples) > 1:
+            turn_view.show_summary()
+        if turn.error and not turn_view.query_one(".turn-error").display:
+            turn_view.show_error(turn.error)
+        temperature = turn.overrides.temperature
+        if temperature is None and self.profile is not None:
+            temperature = self.profile.profile.sampling.temperature
+        context = TurnContext(
+            n_requested=turn.n_requested,
+            temperature=temperature,
+            seed=turn.overrides.seed
+            if turn.overrides.seed is not None
+            else (self.profile.profile.sampling.seed if self.profile else None),
+            reasoning_parser=self.profile.profile.engine.reasoning_parser if self.profile else None,
+            request_error=turn.error,
+            aborted=turn.aborted,
+        )
+        await turn_view.show_findings(diagnose(turn.samples, context))
+
+    # -- buffered streaming -------------------------------------------------------
+
+    async def _on_flush_tick(self) -> None:
+        if self._streaming_view is None:
+            return
+        await self._streaming_view_flush(self._streaming_view)
+        self._ticks_since_autosave += 1
+        if self._ticks_since_autosave >= max(1, round(self.autosave_interval_s * self.flush_hz)):
+            self._ticks_since_autosave = 0
+            self.autosave()
+
+    async def _streaming_view_flush(self, turn_view: AssistantTurnView) -> None:
+        log = self.log_view
+        # Follow the stream only while the reader is at the bottom; scrolling up stops following.
+        following = log.max_scroll_y - log.scroll_y <= 1
+        for column in turn_view.columns:
+            if column.has_pending:
+                await column.flush()
+        if following:
+            log.call_after_refresh(log.scroll_end, animate=False)
+
+    async def flush_now(self) -> None:
+        """Write every buffered delta now (the timer does this ~20 times a second)."""
+        if self._streaming_view is not None:
+            await self._streaming_view_flush(self._streaming_view)
+
+    # -- autosave / resume / export -----------------------------------------------
+
+    def autosave(self) -> None:
+        """Save the conversation from a worker thread (serialised here, written there)."""
+        if self.store is None or not self.conversation.turns:
+            return
+        store = self.store
+        chat_id = self.conversation.id
+        data = self.conversation.to_dict()
+        sequence = next(self._save_sequence)
+
+        def write() -> None:
+            # Saves can finish out of order; never let an older snapshot overwrite a newer one.
+            with self._save_lock:
+                if sequence < self._last_saved_sequence:
+                    return
+                store.save_data(chat_id, data)
+                self._last_saved_sequence = sequence
+
+        self.run_worker(write, thread=True, group="chat-autosave", description="autosave chat")
+
+    async def load_chat(self, saved: Conversation) -> None:
+        """Show a saved conversation; the next message continues it."""
+        if self.streaming:
+            await self.action_abort()
+        self.conversation = saved
+        log = self.log_view
+        await log.remove_children(UserMessage)
+        await log.remove_children(AssistantTurnView)
+        for turn in saved.turns:
+            if isinstance(turn, UserTurn):
+                await log.mount(UserMessage(turn.content))
+                continue
+            turn.done = True
+            turn_view = AssistantTurnView(turn)
+            await log.mount(turn_view)
+            for record in turn.samples:
+                column = turn_view.column(record.index)
+                column.finished = True
+                await column.show_record(record)
+            await self._decorate(turn, turn_view)
+        self._refresh_placeholder()
+        log.scroll_end(animate=False)
+        self.refresh_bindings()
+
+    async def action_resume_last(self) -> None:
+        """Open the most recently autosaved chat."""
+        if self.store is None:
+            self.notify("Chats are not being saved in this session.", severity="warning")
+            return
+        try:
+            latest = self.store.latest()
+        except ChatStoreError as error:
+            self.notify(str(error), severity="error")
+            return
+        if latest is None:
+            self.notify(f"No saved chats in {self.store.directory}.")
+            return
+        await self.load_chat(latest)
+        self.notify(f"Resumed chat “{latest.title or latest.id}”.")
+
+    async def action_new_chat(self) -> None:
+        """Start an empty conversation (the current one stays saved)."""
+        if self.streaming:
+            await self.action_abort()
+        self.autosave()
+        self.conversation = Conversation(
+            id=self._new_chat_id(),
+            profile_name=self.profile.name if self.profile else None,
+            system_prompt=self.profile.profile.chat.system_prompt if self.profile else None,
+        )
+        await self.log_view.remove_children(UserMessage)
+        await self.log_view.remove_children(AssistantTurnView)
+        self._refresh_placeholder()
+
+    def run_card(self) -> RunCard:
+        """How this chat's answers were made: profile, sampling (with the quick changes), engine."""
+        sampling: dict[str, Any] = {}
+        model: str | None = None
+        if self.profile is not None:
+            sampling = self.profile.profile.sampling.model_dump()
+            model = self.profile.profile.model.id or self.profile.profile.model.path
+        for key, value in (
+            ("n", self.n_override),
+            ("temperature", self.temperature_override),
+            ("enable_thinking", self.thinking_override),
+        ):
+            if value is not None:
+                sampling[key] = value
+        return RunCard.build(
+            profile_name=self.conversation.profile_name
+            or (self.profile.name if self.profile else None),
+            model=model,
+            sampling=sampling,
+            figures=self.figures,
+        )
+
+    def action_export(self) -> None:
+        """Write the chat as Markdown and JSON (with a run card) under the data dir."""
+        if not self.conversation.turns:
+            self.notify("Nothing to export yet.")
+            return
+        directory = self.export_dir
+        if directory is None:
+            from workbench.paths import data_dir
+
+            directory = data_dir() / "exports"
+        snapshot = Conversation.from_dict(self.conversation.to_dict())
+        card = self.run_card()
+        self._export(snapshot, card, directory)
+
+    @work(thread=True, group="chat-export", exit_on_error=False, description="export chat")
+    def _export(self, conversation: Conversation, card: RunCard, directory: Path) -> None:
+        markdown_path, json_path = export_chat(conversation, card, directory)
+        self.app.call_from_thread(
+            self.notify, f"Exported to {markdown_path} and {json_path.name}", title="Chat export"
+        )
+
+    # -- actions ------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "abort":
+            return self.streaming
+        if action in ("pick_sample", "pick_majority"):
+            turn = self._last_multi_sample_turn()
+            if turn is None:
+                return None
+            if action == "pick_sample" and parameters:
+                return True if int(str(parameters[0])) <= len(turn.samples) else None
+        return True
+
+    async def action_abort(self) -> None:
+        """Abort the running request (its samples end with finish reason "abort")."""
+        turn = self.streaming_turn
+        if turn is None:
+            return
+        await self.engine.abort(turn.request_id)
+
+    def _last_multi_sample_turn(self) -> AssistantTurn | None:
+        if not self.conversation.turns:
+            return None
+        last = self.conversation.turns[-1]
+        if isinstance(last, AssistantTurn) and last.done and len(last.samples) > 1:
+            return last
+        return None
+
+    def action_pick_sample(self, number: int) -> None:
+        """Continue the conversation with sample ``number`` (1-based) of the last turn."""
+        turn = self._last_multi_sample_turn()
+        if turn is None or not any(s.index == number - 1 for s in turn.samples):
+            self.notify(f"There is no sample {number} to continue with.", severity="warning")
+            return
+        turn.picked = number - 1
+        views = list(self.log_view.query(AssistantTurnView))
+        if views:
+            views[-1].show_summary()
+        self.autosave()
+        self.notify(f"Continuing with sample {number}.")
+        self.action_focus_input()
+
+    def action_pick_majority(self) -> None:
+        """Continue with the first sample of the majority answer."""
+        turn = self._last_multi_sample_turn()
+        views = list(self.log_view.query(AssistantTurnView))
+        if turn is None or not views:
+            return
+        summary = views[-1].show_summary()
+        if summary is None or summary.majority is None:
+            self.notify("There is no majority answer to continue with.", severity="warning")
+            return
+        self.action_pick_sample(summary.majority.indices[0] + 1)
+
+    def action_more_samples(self) -> None:
+        """n + 1 for the next turn."""
+        self.n_override = min(MAX_N, self.effective_n() + 1)
+        self._refresh_quick_bar()
+
+    def action_fewer_samples(self) -> None:
+        """n - 1 for the next turn."""
+        self.n_override = max(1, self.effective_n() - 1)
+        self._refresh_quick_bar()
+
+    def _step_temperature(self, step: float) -> None:
+        current = self.effective_temperature()
+        base = current if current is not None else 0.7
+        self.temperature_override = round(min(MAX_TEMPERATURE, max(0.0, base + step)), 2)
+        self._refresh_quick_bar()
+
+    def action_warmer(self) -> None:
+        """Temperature + 0.1 for the next turn."""
+        self._step_temperature(TEMPERATURE_STEP)
+
+    def action_cooler(self) -> None:
+        """Temperature - 0.1 for the next turn."""
+        self._step_temperature(-TEMPERATURE_STEP)
+
+    def action_toggle_thinking(self) -> None:
+        """Thinking on/off for the next turn."""
+        self.thinking_override = not self.effective_thinking()
+        self._refresh_quick_bar()
+
+    def action_focus_input(self) -> None:
+        self.query_one("#chat-input", Input).focus()
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _new_chat_id(self) -> str:
+        return ChatStore.new_id()
+
+    async def on_unmount(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
