@@ -7,6 +7,7 @@ import os
 import shutil
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,11 @@ from workbench.profiles import (
     save_profile,
 )
 from workbench.profiles import models as model_lookup
-from workbench.profiles.checks import vllm_engine_arg_names
+from workbench.profiles.checks import (
+    vllm_engine_arg_names,
+    vllm_quantization_names,
+    vllm_reasoning_parser_names,
+)
 from workbench.profiles.store import backup_path
 from workbench.profiles.toml_lines import key_lines, line_of
 
@@ -282,13 +287,17 @@ def test_tp_checked_against_model_heads(tmp_path: Path) -> None:
 
 def test_save_is_atomic_with_backup(tmp_path: Path) -> None:
     target = tmp_path / "profiles" / "p.toml"
-    data = {"model": {"id": "Qwen/Qwen3-8B"}, "engine": {"max_model_len": 8192}}
+    data: dict[str, dict[str, Any]] = {
+        "model": {"id": "Qwen/Qwen3-8B"},
+        "engine": {"max_model_len": 8192},
+    }
     assert save_profile(target, data) is None
     first = target.read_bytes()
     assert tomllib.loads(first.decode())["engine"]["max_model_len"] == 8192
     data["engine"]["max_model_len"] = 4096
     backup = save_profile(target, data)
-    assert backup == backup_path(target) and backup.read_bytes() == first
+    assert backup == backup_path(target)
+    assert backup.read_bytes() == first
     assert load_profile(target).profile.engine.max_model_len == 4096
     assert sorted(p.name for p in target.parent.iterdir()) == ["p.toml", "p.toml.bak"]
 
@@ -368,6 +377,15 @@ def test_engine_arg_names_match_vllm_dataclass() -> None:
     from vllm.engine.arg_utils import AsyncEngineArgs
 
     assert vllm_engine_arg_names() == frozenset(f.name for f in dataclasses.fields(AsyncEngineArgs))
+
+
+def test_reasoning_parser_and_quantization_names_match_vllm() -> None:
+    pytest.importorskip("vllm")
+    from vllm.model_executor.layers.quantization import QUANTIZATION_METHODS
+    from vllm.reasoning import ReasoningParserManager
+
+    assert vllm_quantization_names() == frozenset(QUANTIZATION_METHODS)
+    assert vllm_reasoning_parser_names() == frozenset(ReasoningParserManager.list_registered())
 
 
 def test_loaded_profile_is_frozen() -> None:

@@ -57,6 +57,54 @@ def vllm_engine_arg_names() -> frozenset[str] | None:
     return frozenset(names) if names else _engine_arg_names_by_import()
 
 
+def _vllm_source(relative: str) -> ast.Module | None:
+    spec = importlib.util.find_spec("vllm")
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        return ast.parse((Path(spec.origin).parent / relative).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return None
+
+
+@functools.cache
+def vllm_reasoning_parser_names() -> frozenset[str] | None:
+    """Reasoning parsers vLLM registers (``vllm/reasoning/__init__.py``); None if unknown."""
+    tree = _vllm_source("reasoning/__init__.py")
+    for node in tree.body if tree is not None else ():
+        if (
+            isinstance(node, ast.Assign)
+            and any(
+                isinstance(t, ast.Name) and t.id == "_REASONING_PARSERS_TO_REGISTER"
+                for t in node.targets
+            )
+            and isinstance(node.value, ast.Dict)
+        ):
+            names = {
+                k.value
+                for k in node.value.keys
+                if isinstance(k, ast.Constant) and isinstance(k.value, str)
+            }
+            return frozenset(names) or None
+    return None
+
+
+@functools.cache
+def vllm_quantization_names() -> frozenset[str] | None:
+    """vLLM's quantization methods (the ``QuantizationMethods`` Literal); None if unknown."""
+    tree = _vllm_source("model_executor/layers/quantization/__init__.py")
+    for node in tree.body if tree is not None else ():
+        if not isinstance(node, ast.Assign) or not isinstance(node.value, ast.Subscript):
+            continue
+        if not any(isinstance(t, ast.Name) and t.id == "QuantizationMethods" for t in node.targets):
+            continue
+        elements = node.value.slice
+        items = elements.elts if isinstance(elements, ast.Tuple) else [elements]
+        names = {e.value for e in items if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+        return frozenset(names) or None
+    return None
+
+
 def _engine_arg_names_by_import() -> frozenset[str] | None:
     try:
         import dataclasses
@@ -103,6 +151,33 @@ def check_profile(
                 "the path is relative to the profile file",
             )
     _check_engine_extra(engine.extra, error)
+    _check_vllm_names(profile, error)
+
+
+def _check_vllm_names(profile: Profile, error: ErrorFactory) -> None:
+    parser = profile.engine.reasoning_parser
+    plugin = profile.engine.extra.get("reasoning_parser_plugin")
+    parsers = vllm_reasoning_parser_names()
+    if parser is not None and not plugin and parsers is not None and parser not in parsers:
+        suggestion = did_you_mean(parser, parsers)
+        raise error(
+            ("engine", "reasoning_parser"),
+            f"vLLM has no reasoning parser {parser!r}",
+            f"did you mean {suggestion!r}?"
+            if suggestion
+            else "known: " + ", ".join(sorted(parsers)),
+        )
+    method = profile.model.quantization
+    methods = vllm_quantization_names()
+    if method is not None and methods is not None and method not in methods:
+        suggestion = did_you_mean(method, methods)
+        raise error(
+            ("model", "quantization"),
+            f"vLLM has no quantization method {method!r}",
+            f"did you mean {suggestion!r}?"
+            if suggestion
+            else "remove it: vLLM reads the method from config.json",
+        )
 
 
 def _check_json_schema(raw: str, base_dir: Path, error: ErrorFactory) -> None:

@@ -127,11 +127,11 @@ def parse_profile_bytes(raw: bytes, path: Path) -> ProfileSource:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message, line = _split_toml_error(str(exc))
+        message, syntax_line = _split_toml_error(str(exc))
         raise ProfileError(
             f"TOML syntax: {message}",
             path=path,
-            line=line,
+            line=syntax_line,
             hint=_syntax_hint(message),
         ) from None
     return ProfileSource(path=path, text=text, data=data)

@@ -205,14 +205,14 @@ def from_serve(args: Sequence[str]) -> ParsedServe:
     data: dict[str, Any] = {"model": {}, "engine": {}}
     dropped: list[str] = []
     served_name: str | None = None
-    for name, value in flags:
+    for name, flag_value in flags:
         snake = name.lstrip("-").replace("-", "_")
         if snake == "model":
-            model_arg = _require_value(name, value)
+            model_arg = _require_value(name, flag_value)
         elif snake == "served_model_name":
-            served_name = _require_value(name, value)
+            served_name = _require_value(name, flag_value)
         else:
-            _apply_flag(data, snake, name, value, dropped)
+            _apply_flag(data, snake, name, flag_value, dropped)
     if model_arg is None:
         raise ProfileError(
             "no model given", key="vllm serve", hint="write `vllm serve MODEL [flags]`"
