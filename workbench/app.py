@@ -58,8 +58,8 @@ class WorkbenchApp(App[None]):
         Binding("f2", "show_tab('tuner')", "Tuner"),
         Binding("f3", "show_tab('chat')", "Chat"),
         Binding("f4", "show_tab('log')", "Log"),
-        Binding("f5", "reload", "Reload engine"),
-        Binding("f6", "show_error", "Last error"),
+        Binding("f5", "reload", "Reload"),
+        Binding("f6", "show_error", "Error"),
         Binding("f8", "unload", "Unload"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -100,7 +100,7 @@ class WorkbenchApp(App[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="top"):
-            yield StatusBar(id="status")
+            yield StatusBar(live_clock=self.sample_interval_s > 0, id="status")
             yield VramGauge(id="gauge")
         with TabbedContent(id="tabs", initial="profiles"):
             with TabPane("Profiles", id="profiles"):
@@ -113,7 +113,11 @@ class WorkbenchApp(App[None]):
             with TabPane("Chat", id="chat-tab"):
                 yield self._chat_widget()
             with TabPane("Log", id="log"):
-                yield LogView(self.engine.log_lines, id="log-view")
+                yield LogView(
+                    self.engine.log_lines,
+                    poll_s=1.0 if self.sample_interval_s > 0 else None,
+                    id="log-view",
+                )
         yield Footer()
 
     def _chat_widget(self) -> Widget:
@@ -133,6 +137,10 @@ class WorkbenchApp(App[None]):
         self.call_after_refresh(self._focus_pane, "profiles")
         if self.initial_profile is not None:
             self._activate_initial_profile(self.initial_profile)
+        chat = self.chat_view
+        if self.resume and chat is not None:
+            self.action_show_tab("chat")
+            self.call_later(chat.action_resume_last)
         self.sample_vram()
         if self.sample_interval_s > 0:
             self._sample_timer = self.set_interval(self.sample_interval_s, self.sample_vram)

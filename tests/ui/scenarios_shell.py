@@ -26,6 +26,7 @@ from workbench.engine.fake import (
     DEFAULT_LOG,
     LOAD_FAILS_MAX_MODEL_LEN,
     FakeEngine,
+    turn_n4_majority,
 )
 from workbench.estimate import GpuSpec
 from workbench.gpu import FakeVramSampler, GpuProcess, GpuReading, HostMemory, VramSample
@@ -347,6 +348,32 @@ def engine_log_filtered(root: Path) -> Scenario:
     return Scenario(app, run_before, dirs)
 
 
+def chat_in_shell(root: Path) -> Scenario:
+    """The whole app: qwen-n4 loaded, a four-sample turn answered in the Chat tab."""
+    engine = FakeEngine(chat_scripts=[turn_n4_majority()])
+    app, dirs = build_app(root, engine=engine, initial_profile="qwen-n4", autoload=True)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_for_engine(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        app.query_one("#chat-input", Input).focus()
+        await pilot.press(*"What is 17 + 65?")
+        await pilot.press("enter")
+        await wait_for_chat(pilot)
+
+    return Scenario(app, run_before, dirs)
+
+
+async def wait_for_chat(pilot: Pilot[Any]) -> None:
+    """Wait for every worker (the chat stream included) to finish, then render."""
+    await asyncio.gather(*(w.wait() for w in pilot.app.workers), return_exceptions=True)
+    await settle(pilot)
+    chat = pilot.app.query_one("#chat")
+    await chat.flush_now()  # type: ignore[attr-defined]
+    await settle(pilot)
+
+
 SCENARIOS: dict[str, Callable[[Path], Scenario]] = {
     "profiles_with_invalid": profiles_with_invalid,
     "tuner_fitting": tuner_fitting,
@@ -356,6 +383,7 @@ SCENARIOS: dict[str, Callable[[Path], Scenario]] = {
     "gauge_no_gpu": gauge_no_gpu,
     "load_failure": load_failure,
     "engine_log_filtered": engine_log_filtered,
+    "chat_in_shell": chat_in_shell,
 }
 
 __all__ = ["DEFAULT_FIGURES", "LoadProgress", "SCENARIOS", "Scenario", "TERMINAL_SIZE"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.ui.scenarios_shell import (
     TERMINAL_SIZE,
+    chat_in_shell,
     engine_log_filtered,
     gauge_near_limit,
     gauge_no_gpu,
@@ -78,3 +79,10 @@ def test_engine_log_filtered(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """You should see the Log tab with "kv cache" in the search box, "2 of 8 lines match", and
     the two matching engine lines with "KV cache"/"kv cache" highlighted."""
     assert _compare(snap_compare, engine_log_filtered, tmp_path)
+
+
+def test_chat_in_the_whole_app(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see the whole app with qwen-n4 ready and the Chat tab: the prompt "What is
+    17 + 65?", four sample columns (three "82 ✓ majority", one 72) with folded thinking panels
+    and stats, and the summary "majority 82 (3 of 4)"."""
+    assert _compare(snap_compare, chat_in_shell, tmp_path)

@@ -36,9 +36,18 @@ class LogView(Vertical):
         Binding("ctrl+r", "refresh_log", "Refresh log"),
     ]
 
-    def __init__(self, source: Callable[[], list[str]], *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        source: Callable[[], list[str]],
+        *,
+        poll_s: float | None = None,
+        id: str | None = None,
+    ) -> None:
+        """``poll_s``: re-read the log this often while the pane is visible (None: only on
+        request, as in tests)."""
         super().__init__(id=id)
         self.source = source
+        self.poll_s = poll_s
         self.lines: list[str] = []
         self.query_text = ""
 
@@ -50,6 +59,12 @@ class LogView(Vertical):
 
     def on_mount(self) -> None:
         self.refresh_lines()
+        if self.poll_s:
+            self.set_interval(self.poll_s, self._poll)
+
+    def _poll(self) -> None:
+        if self.is_on_screen:
+            self.refresh_lines()
 
     def refresh_lines(self) -> None:
         """Read the engine's log again and redraw (only if it changed)."""

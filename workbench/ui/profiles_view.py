@@ -41,7 +41,7 @@ class ProfilesView(Vertical):
     BINDINGS = [
         Binding("l", "load_selected", "Load"),
         Binding("t", "tune_selected", "Tune"),
-        Binding("d", "duplicate_selected", "Duplicate"),
+        Binding("d", "duplicate_selected", "Copy"),
         Binding("x", "export_selected", "Export"),
         Binding("r", "rescan", "Rescan"),
     ]

@@ -57,9 +57,9 @@ class TunerView(Vertical):
     """Settings form on the left, live estimate on the right, estimate-vs-actual after a load."""
 
     BINDINGS = [
-        Binding("ctrl+g", "apply_largest", "Apply largest fit"),
-        Binding("ctrl+s", "save", "Save profile"),
-        Binding("ctrl+o", "load_tuned", "Save & load"),
+        Binding("ctrl+g", "apply_largest", "Apply fit"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+o", "load_tuned", "Save+load"),
         Binding("ctrl+z", "revert", "Revert"),
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -23,8 +24,11 @@ class StatusBar(Widget):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, live_clock: bool = False, id: str | None = None) -> None:
+        """``live_clock``: count elapsed seconds between load events (off in tests: no clocks)."""
         super().__init__(id=id)
+        self.live_clock = live_clock
+        self._progress_received_at = 0.0
         self.profile_label: str | None = None
         self.engine_status = "unloaded"
         self.progress: LoadProgress | None = None
@@ -39,7 +43,24 @@ class StatusBar(Widget):
     def show_progress(self, progress: LoadProgress) -> None:
         """The engine is loading: show the stage and its elapsed seconds."""
         self.engine_status, self.progress, self.error = "loading", progress, None
+        self._progress_received_at = time.monotonic()
         self.refresh()
+
+    def on_mount(self) -> None:
+        if self.live_clock:
+            self.set_interval(0.5, self._tick)
+
+    def _tick(self) -> None:
+        if self.engine_status == "loading":
+            self.refresh()
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since the load began: the engine's figure, plus wall time since it said so."""
+        if self.progress is None:
+            return 0.0
+        extra = time.monotonic() - self._progress_received_at if self.live_clock else 0.0
+        return self.progress.elapsed_s + extra
 
     def show_ready(self, figures: EngineFigures | None) -> None:
         """The engine is ready: show its KV capacity."""
@@ -64,7 +85,7 @@ class StatusBar(Widget):
         if self.engine_status == "loading" and self.progress is not None:
             text.append("⏳ ", style="yellow")
             text.append(self.progress.stage.value, style="bold yellow")
-            text.append(f" · {self.progress.elapsed_s:.1f} s")
+            text.append(f" · {self.elapsed_s:.1f} s")
             if self.progress.detail:
                 text.append(f" · {self.progress.detail}", style="dim")
         elif self.engine_status == "ready":
