@@ -111,6 +111,7 @@ class KvPlan:
     """How vLLM groups layers into KV cache groups and sizes one pool block."""
 
     block_size: int
+    """Full-attention block size in tokens (vLLM's cache_config.block_size after grouping)."""
     page_bytes: int
     """One layer's page: block_size tokens (FullAttentionSpec.page_size_bytes)."""
     bytes_per_block: int
@@ -118,6 +119,8 @@ class KvPlan:
     groups: tuple[GroupKind, ...]
     sliding_window: int | None
     max_in_flight_tokens: int
+    sliding_block_size: int | None = None
+    """Sliding-window block size when it differs (the backend's kernel block multiple)."""
 
     def blocks_per_request(self, max_model_len: int) -> int:
         """Blocks one request of ``max_model_len`` tokens takes, summed over groups."""
@@ -127,8 +130,9 @@ class KvPlan:
                 total += -(-max_model_len // self.block_size)
             else:
                 assert self.sliding_window is not None
+                block = self.sliding_block_size or self.block_size
                 tokens = min(self.sliding_window - 1 + self.max_in_flight_tokens, max_model_len)
-                total += -(-tokens // self.block_size) + 1
+                total += -(-tokens // block) + 1
         return total
 
     def num_blocks(self, available_kv_bytes: int) -> int:
@@ -170,14 +174,29 @@ def plan_kv(
     pipeline_parallel_size: int = 1,
     kv_cache_dtype: str = "auto",
     max_in_flight_tokens: int = 2048,
+    kernel_block_multiple: int = 16,
 ) -> KvPlan:
     """Group layers as get_kv_cache_groups does: one group when all attention layers share a
     kind, else equal-size groups per kind (_get_kv_cache_groups_uniform_page_size).
 
-    Assumes sliding-window layers use the primary block size (true when the attention backend
-    runs it unsplit, the common case), so all pages are equal.
+    Sliding-window layers pick their own block: the largest multiple of the backend's kernel
+    block (``MultipleOf(16)`` for FlashAttention, 32 for the CPU backend) within the primary
+    page, else that multiple (attention.py::_largest_kernel_block_within); then pages are
+    unified by scaling the smaller block up, or padding it (unify_kv_cache_spec_page_size).
     """
-    page = page_bytes_per_token(facts, tensor_parallel_size, kv_cache_dtype) * block_size
+    per_token = page_bytes_per_token(facts, tensor_parallel_size, kv_cache_dtype)
+    sliding_block: int | None = None
+    if "sliding" in facts.layer_kinds:
+        multiple = kernel_block_multiple
+        sliding_block = max(multiple, block_size // multiple * multiple)
+        if "full" in facts.layer_kinds and sliding_block != block_size:
+            small, large = sorted((block_size, sliding_block))
+            if large % small == 0:  # the smaller page's block is scaled up
+                block_size = sliding_block = large
+            # else: the smaller page is padded to the larger; block sizes stay
+        elif "full" not in facts.layer_kinds:
+            block_size = sliding_block
+    page = per_token * max(block_size, sliding_block or 0)
     full_total = facts.layer_kinds.count("full")
     sliding_total = facts.layer_kinds.count("sliding")
     if full_total + sliding_total == 0:

@@ -239,6 +239,8 @@ def make_plan(facts: ModelFacts, gpu: GpuSpec, settings: EstimateSettings) -> Kv
         pipeline_parallel_size=pp,
         kv_cache_dtype=settings.kv_cache_dtype,
         max_in_flight_tokens=concurrent * batched,
+        # kernel block multiple: CPU attention backend MultipleOf(32), FlashAttention 16
+        kernel_block_multiple=32 if gpu.device == "cpu" else 16,
     )
 
 
@@ -363,7 +365,7 @@ def estimate(
         cuda_graph_bytes=graphs,
         available_kv_bytes=available,
         kv_bytes_per_token=per_token,
-        block_size=plan.block_size,
+        block_size=min(plan.block_size, plan.sliding_block_size or plan.block_size),
         num_blocks=num_blocks,
         kv_tokens=kv_tokens,
         max_model_len=max_len,

@@ -1,0 +1,245 @@
+"""The estimator's KV math equals vLLM's own, computed by the installed vllm package.
+
+For every reference config, vLLM builds its VllmConfig (EngineArgs.create_engine_config, CPU
+platform, no weights), its real ``Attention`` layers produce their ``KVCacheSpec`` objects, and
+vLLM's ``get_kv_cache_configs`` / ``get_kv_cache_capacity`` turn a KV budget into blocks, tokens
+and concurrency. Our pure estimate must give the same numbers. MLA layers (DeepSeek) cannot be
+built without the model's projections, so their spec is vLLM's ``MLAAttentionSpec`` class fed
+vLLM's own head size, and the hand derivation is written out in ``test_mla_hand_derivation``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workbench.estimate import EstimateSettings, cpu_device, estimate, read_model_facts
+from workbench.estimate.kv import kv_heads_per_gpu, page_bytes_per_token
+
+vllm = pytest.importorskip("vllm", reason="vllm is not installed")
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "data" / "models"
+MODEL_NAMES = sorted(p.name for p in MODELS_DIR.iterdir() if (p / "config.json").is_file())
+GiB = 1024**3
+
+
+@dataclass(frozen=True)
+class VllmFigures:
+    """What vLLM computed for one (model, settings) case."""
+
+    page_size_bytes: set[int]
+    block_sizes: set[int]
+    group_block_size: int
+    """min block size over KV cache groups: cache_config.block_size after vLLM's load."""
+    num_layers: int
+    num_blocks: int
+    kv_tokens: int
+    max_concurrency: float
+    fits: bool
+    estimated_max_len: int
+    derived_max_model_len: int
+
+
+def _vllm_figures(
+    model: str, max_model_len: int, kv_bytes: int, kv_cache_dtype: str, block_size: int | None
+) -> VllmFigures:
+    from vllm.config import set_current_vllm_config
+    from vllm.distributed.kv_transfer.kv_connector.utils import get_current_attn_backends
+    from vllm.engine.arg_utils import EngineArgs
+    from vllm.model_executor.layers.attention.attention import Attention
+    from vllm.utils.torch_utils import kv_cache_dtype_str_to_dtype
+    from vllm.v1.attention.backends.utils import resolve_kv_cache_layout
+    from vllm.v1.core import kv_cache_utils
+    from vllm.v1.kv_cache_interface import KVCacheSpec, MLAAttentionSpec, get_kv_quant_mode
+    from vllm.v1.worker.worker_base import get_supported_kv_cache_layouts
+
+    args = EngineArgs(
+        model=str(MODELS_DIR / model),
+        skip_tokenizer_init=True,
+        enforce_eager=True,
+        max_model_len=max_model_len,
+        load_format="dummy",
+        kv_cache_dtype=kv_cache_dtype,
+        block_size=block_size,
+    )
+    config = args.create_engine_config()
+    model_config, parallel = config.model_config, config.parallel_config
+    derived = (
+        EngineArgs(model=str(MODELS_DIR / model), skip_tokenizer_init=True, load_format="dummy")
+        .create_engine_config()
+        .model_config.max_model_len
+    )
+    hf_text = model_config.hf_text_config
+    specs: dict[str, KVCacheSpec] = {}
+    with set_current_vllm_config(config):
+        for index in range(model_config.get_num_layers(parallel)):
+            name = f"model.layers.{index}.self_attn.attn"
+            if model_config.use_mla:
+                cache_dtype = config.cache_config.cache_dtype
+                specs[name] = MLAAttentionSpec(
+                    block_size=config.cache_config.block_size,
+                    num_kv_heads=1,
+                    max_tp_shards=1,
+                    head_size=model_config.get_head_size(),
+                    dtype=kv_cache_dtype_str_to_dtype(cache_dtype, model_config),
+                    cache_dtype_str=cache_dtype,
+                    kv_quant_mode=get_kv_quant_mode(cache_dtype),
+                )
+                continue
+            # Each model file's own rule for which layers slide (gpt_oss.py, gemma2.py, llama.py)
+            window = None
+            layer_types = getattr(hf_text, "layer_types", None)
+            if model_config.hf_config.model_type == "gpt_oss":
+                window = hf_text.sliding_window if index % 2 == 0 else None
+            elif layer_types and layer_types[index] == "sliding_attention":
+                window = hf_text.sliding_window
+            layer = Attention(
+                num_heads=model_config.get_num_attention_heads(parallel),
+                head_size=model_config.get_head_size(),
+                scale=1.0,
+                num_kv_heads=model_config.get_num_kv_heads(parallel),
+                cache_config=config.cache_config,
+                per_layer_sliding_window=window,
+                prefix=name,
+            )
+            spec = layer.get_kv_cache_spec(config)
+            assert spec is not None
+            specs[name] = spec
+        layouts = get_supported_kv_cache_layouts(get_current_attn_backends(config))
+        resolve_kv_cache_layout(config, [[layout.name for layout in layouts]], list(specs.values()))
+    groups = kv_cache_utils.get_kv_cache_groups(config, dict(specs))
+    pool_block = kv_cache_utils._pool_bytes_per_block(config, groups)
+    check_memory = kv_bytes - pool_block
+    fits = kv_cache_utils._max_memory_usage_bytes_from_groups(config, groups) <= check_memory
+    estimated = kv_cache_utils._estimate_max_model_len_from_groups(config, groups, check_memory)
+    worker_configs = (
+        kv_cache_utils.get_kv_cache_configs(config, [specs], [kv_bytes]) if fits else None
+    )
+    if worker_configs is not None:
+        scheduler = kv_cache_utils.generate_scheduler_kv_cache_config(worker_configs)
+        tokens, concurrency = kv_cache_utils.get_kv_cache_capacity(config, scheduler)
+        num_blocks = worker_configs[0].num_blocks
+    else:
+        tokens, concurrency, num_blocks = -1, -1.0, kv_bytes // pool_block
+    return VllmFigures(
+        page_size_bytes={s.page_size_bytes for s in specs.values()},
+        block_sizes={s.block_size for s in specs.values()},
+        group_block_size=min(g.kv_cache_spec.block_size for g in groups),
+        num_layers=len(specs),
+        num_blocks=num_blocks,
+        kv_tokens=tokens,
+        max_concurrency=concurrency,
+        fits=fits,
+        estimated_max_len=estimated,
+        derived_max_model_len=derived,
+    )
+
+
+CASES: list[tuple[int, int, str, int | None]] = [
+    # (max_model_len, KV budget bytes, kv_cache_dtype, block_size)
+    (4096, 2 * GiB, "auto", None),
+    (8192, 1 * GiB, "auto", 16),
+    (2048, 3 * GiB // 7, "auto", None),  # odd budget: floor division of blocks matters
+    (8192, GiB // 8, "auto", None),  # too small for some models: the startup check must agree
+]
+
+
+@pytest.fixture(scope="module")
+def vllm_cache() -> Iterator[dict[tuple[Any, ...], VllmFigures]]:
+    """vLLM's figures, computed once per (model, case) for the whole module."""
+    yield {}
+
+
+def _figures(
+    cache: dict[tuple[Any, ...], VllmFigures], model: str, case: tuple[int, int, str, int | None]
+) -> VllmFigures:
+    key = (model, *case)
+    if key not in cache:
+        cache[key] = _vllm_figures(model, *case)
+    return cache[key]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"len{c[0]}-kv{c[1]}-{c[2]}-bs{c[3]}")
+@pytest.mark.parametrize("model", MODEL_NAMES)
+def test_blocks_tokens_and_concurrency_equal_vllm(
+    model: str,
+    case: tuple[int, int, str, int | None],
+    vllm_cache: dict[tuple[Any, ...], VllmFigures],
+) -> None:
+    max_model_len, kv_bytes, kv_dtype, block_size = case
+    facts = read_model_facts(MODELS_DIR / model)
+    max_model_len = min(max_model_len, facts.derived_max_model_len)
+    theirs = _figures(vllm_cache, model, (max_model_len, kv_bytes, kv_dtype, block_size))
+    settings = EstimateSettings(
+        max_model_len=max_model_len,
+        kv_cache_memory_bytes=kv_bytes,
+        kv_cache_dtype=kv_dtype,
+        block_size=block_size,
+    )
+    ours = estimate(facts, cpu_device(64 * GiB), settings)
+
+    assert facts.derived_max_model_len == theirs.derived_max_model_len
+    assert facts.num_attention_layers == theirs.num_layers
+    per_token = page_bytes_per_token(facts, 1, kv_dtype)
+    assert {per_token * size for size in theirs.block_sizes} == theirs.page_size_bytes
+    assert ours.kv_bytes_per_token == per_token * theirs.num_layers
+    assert ours.block_size == theirs.group_block_size
+    assert (ours.verdict != "does_not_fit") == theirs.fits
+    # vLLM searches lengths up to the configured max_model_len; we search up to the model's
+    assert min(ours.largest_fitting_max_model_len or 0, max_model_len) == theirs.estimated_max_len
+    if theirs.fits:
+        assert ours.num_blocks == theirs.num_blocks
+        assert ours.kv_tokens == theirs.kv_tokens
+        assert ours.max_concurrency == pytest.approx(theirs.max_concurrency, rel=1e-12)
+
+
+@pytest.mark.parametrize("model", MODEL_NAMES)
+def test_fp8_kv_halves_the_page_as_in_vllm(model: str) -> None:
+    """kv_cache_dtype="fp8": vLLM's spec dtype is 1 byte; our page must match its class."""
+    import torch
+    from vllm.v1.kv_cache_interface import FullAttentionSpec, MLAAttentionSpec
+
+    facts = read_model_facts(MODELS_DIR / model)
+    cls = MLAAttentionSpec if facts.attention == "mla" else FullAttentionSpec
+    spec = cls(
+        block_size=16,
+        num_kv_heads=kv_heads_per_gpu(facts, 1),
+        head_size=facts.head_dim,
+        dtype=torch.float8_e4m3fn,
+    )
+    assert page_bytes_per_token(facts, 1, "fp8") * 16 == spec.page_size_bytes
+
+
+@pytest.mark.parametrize("tp", [1, 2, 4, 8, 16])
+@pytest.mark.parametrize("model", MODEL_NAMES)
+def test_kv_heads_per_gpu_equal_vllm_under_tensor_parallel(model: str, tp: int) -> None:
+    """Replication when kv_heads < tp: vLLM's ModelConfig.get_num_kv_heads(parallel_config)."""
+    from vllm.config import ModelConfig, ParallelConfig
+
+    facts = read_model_facts(MODELS_DIR / model)
+    if facts.attention == "full" and facts.num_kv_heads >= tp and facts.num_kv_heads % tp:
+        pytest.skip("vLLM refuses this tensor_parallel_size for the model (heads not divisible)")
+    model_config = ModelConfig(model=str(MODELS_DIR / model), skip_tokenizer_init=True)
+    parallel = ParallelConfig.__new__(ParallelConfig)
+    object.__setattr__(parallel, "tensor_parallel_size", tp)
+    object.__setattr__(parallel, "pipeline_parallel_size", 1)
+    assert kv_heads_per_gpu(facts, tp) == model_config.get_num_kv_heads(parallel)
+
+
+def test_mla_hand_derivation() -> None:
+    """DeepSeek-V2-Lite: MLA caches one latent of kv_lora_rank + qk_rope_head_dim per layer and
+    token, on every TP rank: (512 + 64) × 2 bytes (bf16) = 1152 B; × 27 layers = 31104 B."""
+    facts = read_model_facts(MODELS_DIR / "deepseek-ai__DeepSeek-V2-Lite")
+    config = json.loads((MODELS_DIR / "deepseek-ai__DeepSeek-V2-Lite" / "config.json").read_text())
+    assert (config["kv_lora_rank"], config["qk_rope_head_dim"]) == (512, 64)
+    for tp in (1, 2, 8):
+        assert page_bytes_per_token(facts, tp) == 1152
+    assert page_bytes_per_token(facts, 1, "fp8") == 576
+    from workbench.estimate import kv_bytes_per_token
+
+    assert kv_bytes_per_token(facts, tensor_parallel_size=8) == 27 * 1152
