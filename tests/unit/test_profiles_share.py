@@ -144,6 +144,25 @@ def test_from_serve_types_and_unknown_flags(tmp_path: Path) -> None:
     assert all("sk-secret" not in d for d in parsed.dropped)
 
 
+def test_from_serve_boolean_flags_do_not_swallow_the_model() -> None:
+    parsed = from_serve(
+        [
+            "vllm",
+            "serve",
+            "--enforce-eager",
+            "--disable-log-stats",
+            "--no-trust-remote-code",
+            "Qwen/Qwen3-8B",
+            "--max-model-len",
+            "2k",
+        ]
+    )
+    assert parsed.data["model"] == {"id": "Qwen/Qwen3-8B", "trust_remote_code": False}
+    assert parsed.data["engine"]["enforce_eager"] is True
+    assert parsed.data["engine"]["max_model_len"] == 2000
+    assert parsed.data["engine"]["extra"] == {"disable_log_stats": True}
+
+
 def test_from_serve_cli_validates_and_prints(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
         [

@@ -38,6 +38,24 @@ FIRST_CLASS_ENGINE_ARGS: dict[str, str] = {
 
 
 @functools.cache
+def vllm_boolean_engine_args() -> frozenset[str]:
+    """EngineArgs fields annotated plain ``bool`` (bare ``--flag`` / ``--no-flag`` on the CLI)."""
+    tree = _vllm_source("engine/arg_utils.py")
+    names: set[str] = set()
+    for node in tree.body if tree is not None else ():
+        if isinstance(node, ast.ClassDef) and node.name in ("EngineArgs", "AsyncEngineArgs"):
+            for statement in node.body:
+                if (
+                    isinstance(statement, ast.AnnAssign)
+                    and isinstance(statement.target, ast.Name)
+                    and isinstance(statement.annotation, ast.Name)
+                    and statement.annotation.id == "bool"
+                ):
+                    names.add(statement.target.id)
+    return frozenset(names)
+
+
+@functools.cache
 def vllm_engine_arg_names() -> frozenset[str] | None:
     """Field names of vLLM's ``AsyncEngineArgs``, or None when vLLM is not installed."""
     spec = importlib.util.find_spec("vllm")

@@ -116,7 +116,9 @@ def _unknown_key(key: KeyPath, value: object) -> tuple[str, str | None]:
     suggestion = did_you_mean(name, allowed)
     is_table = isinstance(value, Mapping)
     what = "table" if is_table else "key"
-    if suggestion is not None:
+    if len(key) >= 2 and name == "extends":
+        hint = "`extends` is a top-level key: move it above the first [table] header"
+    elif suggestion is not None:
         target = _dotted_table((*key[:-1], suggestion)) if is_table else f"`{suggestion}`"
         if is_table and owner is not None and not _is_table_field(owner, suggestion):
             target = f"`{suggestion}`"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.profiles.checks import vllm_engine_arg_names
+from workbench.profiles.checks import vllm_boolean_engine_args, vllm_engine_arg_names
 from workbench.profiles.errors import ProfileError
 from workbench.profiles.models import BUILTIN_DEMO, BUILTIN_DEMO_MODEL_DIR
 from workbench.profiles.schema import EngineSection, ModelSection
@@ -192,8 +192,10 @@ def from_serve(args: Sequence[str]) -> ParsedServe:
         name, has_value, value = token.partition("=")
         name = FLAG_ALIASES.get(name, name)
         if not has_value:
-            if index < len(tokens) and (
-                not tokens[index].startswith("-") or _is_number(tokens[index])
+            if (
+                not _is_boolean_flag(name)
+                and index < len(tokens)
+                and (not tokens[index].startswith("-") or _is_number(tokens[index]))
             ):
                 value = tokens[index]
                 index += 1
@@ -356,6 +358,17 @@ def guess_type(value: str) -> Any:
         except json.JSONDecodeError:
             pass
     return value
+
+
+def _is_boolean_flag(flag: str) -> bool:
+    """A flag that never takes a separate value: ``--enforce-eager``, ``--no-...``."""
+    snake = flag.lstrip("-").replace("-", "_")
+    base = snake.removeprefix("no_")
+    for section, key in ((ModelSection, snake), (EngineSection, snake)):
+        if key in section.model_fields:
+            return section.model_fields[key].annotation is bool
+    booleans = vllm_boolean_engine_args()
+    return snake in booleans or (snake.startswith("no_") and base in booleans)
 
 
 def _is_number(token: str) -> bool:
