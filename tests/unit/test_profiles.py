@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import shutil
@@ -16,6 +17,7 @@ from workbench.profiles import (
     BUILTIN_DEMO_MODEL_DIR,
     LoadedProfile,
     ModelSection,
+    Profile,
     ProfileError,
     discover_profiles,
     load_profile,
@@ -29,6 +31,7 @@ from workbench.profiles.checks import (
     vllm_reasoning_parser_names,
 )
 from workbench.profiles.store import backup_path
+from workbench.profiles.toml_edit import patch_toml
 from workbench.profiles.toml_lines import key_lines, line_of
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -394,3 +397,94 @@ def test_loaded_profile_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         loaded.name = "x"  # type: ignore[misc]
     assert os.fspath(loaded.path).endswith("qwen3-8b-24gb.toml")
+
+
+# --- saving keeps comments, extends stays minimal, GPU overrides are written back -------------
+
+
+def _copy_shipped(tmp_path: Path, *names: str) -> Path:
+    directory = tmp_path / "shipped"
+    directory.mkdir()
+    for name in names:
+        shutil.copy(REPO / "profiles" / f"{name}.toml", directory / f"{name}.toml")
+    return directory
+
+
+def test_save_keeps_comments_and_edits_in_place(tmp_path: Path) -> None:
+    directory = _copy_shipped(tmp_path, "llama-3.1-8b-a100-80gb-128k")
+    path = directory / "llama-3.1-8b-a100-80gb-128k.toml"
+    before = path.read_text()
+    loaded = load_profile(path, project_dir=directory, user_dir=directory)
+    data = copy.deepcopy(loaded.data)
+    data["engine"]["max_num_batched_tokens"] = 4096
+    data["engine"]["kv_cache_dtype"] = "fp8"
+    data["sampling"]["n"] = 2
+    data["chat"].pop("system_prompt")
+    save_profile(path, data)
+    after = path.read_text()
+    assert [line for line in before.splitlines() if line.startswith("#")] == [
+        line for line in after.splitlines() if line.startswith("#")
+    ]
+    assert "max_num_batched_tokens = 4096\n" in after
+    assert 'kv_cache_dtype = "fp8"' in after and "system_prompt" not in after
+    assert load_profile(path).profile == Profile.model_validate(data)
+    pairs = zip(before.splitlines(), after.splitlines(), strict=False)
+    changed = [pair for pair in pairs if pair[0] != pair[1]]
+    assert changed[0] == ("max_num_batched_tokens = 8192", "max_num_batched_tokens = 4096")
+
+
+def test_patch_keeps_trailing_comment() -> None:
+    text = '[model]\nid = "a/b"\n[engine]\nmax_model_len = 4096  # why: 4k prompts\n'
+    patched = patch_toml(text, {"model": {"id": "a/b"}, "engine": {"max_model_len": 8192}})
+    assert patched == '[model]\nid = "a/b"\n[engine]\nmax_model_len = 8192  # why: 4k prompts\n'
+
+
+def test_patch_adds_new_table_and_top_level_key() -> None:
+    text = '# header\n[model]\nid = "a/b"\n'
+    data = {"extends": "base", "model": {"id": "a/b"}, "sampling": {"stop": ["</s>"]}}
+    patched = patch_toml(text, data)
+    assert patched is not None and tomllib.loads(patched) == data
+    assert patched.startswith('# header\nextends = "base"\n[model]')
+
+
+def test_patch_gives_up_on_inline_tables_and_save_still_writes(tmp_path: Path) -> None:
+    text = '[model]\nid = "a/b"\n[engine]\nextra = { enable_prefix_caching = true }\n'
+    data = {"model": {"id": "a/b"}, "engine": {"extra": {"enable_prefix_caching": False}}}
+    assert patch_toml(text, data) is None
+    path = write(tmp_path / "p.toml", text)
+    save_profile(path, data)
+    assert tomllib.loads(path.read_text()) == data
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_patch_without_changes_is_identity(path: Path) -> None:
+    text = path.read_text()
+    assert patch_toml(text, tomllib.loads(text)) == text
+
+
+def test_save_of_extends_child_writes_only_differences(tmp_path: Path) -> None:
+    directory = _copy_shipped(tmp_path, "qwen3-8b-24gb", "qwen3-8b-24gb-fast")
+    path = directory / "qwen3-8b-24gb-fast.toml"
+    loaded = load_profile(path, project_dir=directory, user_dir=directory)
+    data = copy.deepcopy(loaded.data)
+    data["engine"]["max_num_seqs"] = 16
+    save_profile(path, data, project_dir=directory, user_dir=directory)
+    own = tomllib.loads(path.read_text())
+    assert "model" not in own and own["engine"] == {"max_num_seqs": 16}
+    reloaded = load_profile(path, project_dir=directory, user_dir=directory)
+    assert reloaded.profile == Profile.model_validate(data)
+
+
+def test_save_with_gpu_override_writes_into_the_override(tmp_path: Path) -> None:
+    directory = _copy_shipped(tmp_path, "qwen3-8b-24gb")
+    path = directory / "qwen3-8b-24gb.toml"
+    on_l4 = load_profile(path, gpu_name="NVIDIA L4", project_dir=directory, user_dir=directory)
+    data = copy.deepcopy(on_l4.data)
+    data["engine"]["max_model_len"] = 10240  # the tuner's fix, made on an L4
+    data["engine"]["max_num_seqs"] = 4  # not overridden: goes to the base
+    save_profile(path, data, gpu_override=on_l4.applied_gpu_override)
+    saved = tomllib.loads(path.read_text())
+    assert saved["gpu_overrides"]["NVIDIA L4"]["engine"]["max_model_len"] == 10240
+    assert saved["engine"]["max_model_len"] == 16384 and saved["engine"]["max_num_seqs"] == 4
+    assert saved["sampling"]["max_tokens"] == 12288
+    assert load_profile(path, gpu_name="NVIDIA L4").profile.engine.max_model_len == 10240

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import shutil
 import tempfile
@@ -10,8 +11,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.profiles.errors import ProfileError
-from workbench.profiles.loader import strip_none, validate_data
+from workbench.profiles.loader import (
+    OVERRIDABLE_SECTIONS,
+    ProfileSource,
+    deep_merge,
+    load_chain,
+    parse_profile_bytes,
+    strip_none,
+    validate_data,
+)
+from workbench.profiles.toml_edit import patch_toml
 
 SECTION_ORDER = ("extends", "meta", "model", "engine", "sampling", "chat", "env", "gpu_overrides")
 
@@ -38,12 +49,24 @@ def save_profile(
     *,
     project_dir: Path | None = None,
     user_dir: Path | None = None,
+    gpu_override: str | None = None,
 ) -> Path | None:
     """Validate ``data`` and write it to ``path`` atomically; return the backup of the previous
-    file (None when there was none). An invalid profile is never written."""
+    file (None when there was none). An invalid profile is never written.
+
+    Comments and layout of an existing file are kept where the change allows. With ``extends``,
+    values the base already provides are not copied into the file. ``gpu_override``: ``data``
+    has that GPU's override applied (``LoadedProfile.applied_gpu_override``); keys the override
+    sets are written back into ``[gpu_overrides."<name>"]`` and the base values stay as they were.
+    """
     path = Path(path)
-    validate_data(data, path, project_dir=project_dir, user_dir=user_dir)
-    text = render_toml(data)
+    own = strip_none(data)
+    if gpu_override is not None:
+        own = _unapply_gpu_override(own, gpu_override, path)
+    if isinstance(own.get("extends"), str):
+        own = _without_inherited(own, path, project_dir, user_dir)
+    validate_data(own, path, project_dir=project_dir, user_dir=user_dir)
+    text = _patched_existing(path, own) or render_toml(own)
     directory = path.parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -86,6 +109,80 @@ def save_profile(
             with contextlib.suppress(OSError):
                 os.unlink(temp_name)
     return backup
+
+
+def _unapply_gpu_override(data: dict[str, Any], gpu_name: str, path: Path) -> dict[str, Any]:
+    override = data.get("gpu_overrides", {}).get(gpu_name)
+    if not isinstance(override, Mapping):
+        return data
+    try:
+        on_disk = parse_profile_bytes(path.read_bytes(), path).data
+    except (OSError, ProfileError):
+        on_disk = {}
+    result = copy.deepcopy(data)
+    for section in OVERRIDABLE_SECTIONS:
+        table = override.get(section)
+        if not isinstance(table, Mapping):
+            continue
+        disk_section = on_disk.get(section, {})
+        for key in table:
+            if key not in result.get(section, {}):
+                continue
+            result["gpu_overrides"][gpu_name][section][key] = result[section][key]
+            if isinstance(disk_section, Mapping) and key in disk_section:
+                result[section][key] = disk_section[key]
+            else:
+                del result[section][key]
+    return result
+
+
+def _patched_existing(path: Path, data: dict[str, Any]) -> str | None:
+    """The current file edited in place (comments kept), or None to re-render from scratch."""
+    try:
+        old = parse_profile_bytes(path.read_bytes(), path)
+    except (OSError, ProfileError):
+        return None
+    return patch_toml(old.text, data)
+
+
+def _without_inherited(
+    data: dict[str, Any], path: Path, project_dir: Path | None, user_dir: Path | None
+) -> dict[str, Any]:
+    """``data`` minus values its ``extends`` chain already provides (keys the file itself sets
+    are kept), so a child profile stays a short list of differences."""
+    project_dir = project_dir if project_dir is not None else paths.project_profiles_dir()
+    user_dir = user_dir if user_dir is not None else paths.user_profiles_dir()
+    stub = ProfileSource(path=path, text="", data={"extends": data["extends"]})
+    try:
+        bases = load_chain(stub, project_dir, user_dir)[1:]
+    except ProfileError:
+        return data  # validation reports the broken chain
+    inherited: dict[str, Any] = {}
+    for source in reversed(bases):
+        inherited = deep_merge(inherited, source.data)
+    for key in ("extends", "meta"):
+        inherited.pop(key, None)
+    try:
+        own_keys = parse_profile_bytes(path.read_bytes(), path).data
+    except (OSError, ProfileError):
+        own_keys = {}
+    return _subtract(data, inherited, own_keys)
+
+
+def _subtract(
+    data: Mapping[str, Any], inherited: Mapping[str, Any], keep: Mapping[str, Any]
+) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        base = inherited.get(key)
+        kept = keep.get(key) if isinstance(keep, Mapping) else None
+        if isinstance(value, Mapping) and isinstance(base, Mapping):
+            inner = _subtract(value, base, kept if isinstance(kept, Mapping) else {})
+            if inner or key in keep:
+                result[key] = inner
+        elif key in keep or base != value or type(base) is not type(value):
+            result[key] = value
+    return result
 
 
 def _atomic_copy(source: Path, target: Path) -> None:
