@@ -18,10 +18,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widget import Widget
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from workbench.ui.chat.view import ChatView
 from workbench.ui.log_view import LogView
 from workbench.ui.messages import (
     EngineLoaded,
@@ -111,7 +111,7 @@ class WorkbenchApp(App[None]):
             with TabPane("Tuner", id="tuner"):
                 yield TunerView(gpu=self.gpu, id="tuner-view")
             with TabPane("Chat", id="chat-tab"):
-                yield self._chat_widget()
+                yield ChatView(engine=self.engine, store=self.chat_store, id="chat")
             with TabPane("Log", id="log"):
                 yield LogView(
                     self.engine.log_lines,
@@ -120,27 +120,18 @@ class WorkbenchApp(App[None]):
                 )
         yield Footer()
 
-    def _chat_widget(self) -> Widget:
-        try:
-            from workbench.ui.chat.view import ChatView
-        except ModuleNotFoundError:
-            return Static("The chat view is not built yet.", id="chat-placeholder")
-        return ChatView(engine=self.engine, store=self.chat_store, id="chat")
-
     @property
-    def chat_view(self) -> Any | None:
-        """The ChatView, or None while the placeholder stands in."""
-        matches = self.query("#chat")
-        return matches.first() if matches else None
+    def chat_view(self) -> ChatView:
+        """The Chat pane's view."""
+        return self.query_one(ChatView)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._focus_pane, "profiles")
         if self.initial_profile is not None:
             self._activate_initial_profile(self.initial_profile)
-        chat = self.chat_view
-        if self.resume and chat is not None:
+        if self.resume:
             self.action_show_tab("chat")
-            self.call_later(chat.action_resume_last)
+            self.call_later(self.chat_view.action_resume_last)
         self.sample_vram()
         if self.sample_interval_s > 0:
             self._sample_timer = self.set_interval(self.sample_interval_s, self.sample_vram)
@@ -162,9 +153,7 @@ class WorkbenchApp(App[None]):
     def _set_active_profile(self, loaded: LoadedProfile) -> None:
         self.active_profile = loaded
         self.query_one(StatusBar).show_profile(loaded.name, str(loaded.origin))
-        chat = self.chat_view
-        if chat is not None:
-            chat.set_profile(loaded)
+        self.chat_view.set_profile(loaded)
 
     # -- VRAM sampling, off the UI thread ---------------------------------------------
 
@@ -210,9 +199,7 @@ class WorkbenchApp(App[None]):
         """Load ``loaded`` into the engine (replacing whatever is loaded)."""
         self._set_active_profile(loaded)
         self.last_error = None
-        chat = self.chat_view
-        if chat is not None:
-            chat.set_engine_ready(None)
+        self.chat_view.set_engine_ready(None)
         self._load_engine(loaded)
 
     @work(exclusive=True, group="engine", exit_on_error=False, description="load the engine")
@@ -247,10 +234,8 @@ class WorkbenchApp(App[None]):
         tuner = self.query_one(TunerView)
         if tuner.profile is not None and tuner.profile.path == event.profile.path:
             tuner.show_actual(event.figures)
-        chat = self.chat_view
-        if chat is not None:
-            chat.set_profile(event.profile)
-            chat.set_engine_ready(event.figures)
+        self.chat_view.set_profile(event.profile)
+        self.chat_view.set_engine_ready(event.figures)
         self.query_one(LogView).refresh_lines()
         self.notify(f"{event.profile.name} is ready", title="Engine")
 
@@ -387,9 +372,7 @@ class WorkbenchApp(App[None]):
         await self.engine.abort()
         await self.engine.unload()
         self.query_one(StatusBar).show_unloaded()
-        chat = self.chat_view
-        if chat is not None:
-            chat.set_engine_ready(None)
+        self.chat_view.set_engine_ready(None)
 
     async def action_quit(self) -> None:
         """Abort requests, stop the engine and the sampler, then exit."""
@@ -454,10 +437,8 @@ class WorkbenchApp(App[None]):
         ):
             yield SystemCommand(title, help_text, callback)
         chat = self.chat_view
-        if chat is not None:
-            for title, help_text, action_name in getattr(type(chat), "COMMANDS", ()):
-                yield SystemCommand(title, help_text, getattr(chat, f"action_{action_name}"
-                                    if not action_name.startswith("action_") else action_name))
+        for title, help_text, action_name in ChatView.COMMANDS:
+            yield SystemCommand(title, help_text, getattr(chat, f"action_{action_name}"))
 
 
 def create_app(
