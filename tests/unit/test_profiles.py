@@ -480,11 +480,11 @@ def test_save_with_gpu_override_writes_into_the_override(tmp_path: Path) -> None
     path = directory / "qwen3-8b-24gb.toml"
     on_l4 = load_profile(path, gpu_name="NVIDIA L4", project_dir=directory, user_dir=directory)
     data = copy.deepcopy(on_l4.data)
-    data["engine"]["max_model_len"] = 10240  # the tuner's fix, made on an L4
+    data["engine"]["max_model_len"] = 11264  # the tuner's fix, made on an L4
     data["engine"]["max_num_seqs"] = 4  # not overridden: goes to the base
     save_profile(path, data, gpu_override=on_l4.applied_gpu_override)
     saved = tomllib.loads(path.read_text())
-    assert saved["gpu_overrides"]["NVIDIA L4"]["engine"]["max_model_len"] == 10240
+    assert saved["gpu_overrides"]["NVIDIA L4"]["engine"]["max_model_len"] == 11264
     assert saved["engine"]["max_model_len"] == 16384 and saved["engine"]["max_num_seqs"] == 4
     assert saved["sampling"]["max_tokens"] == 12288
-    assert load_profile(path, gpu_name="NVIDIA L4").profile.engine.max_model_len == 10240
+    assert load_profile(path, gpu_name="NVIDIA L4").profile.engine.max_model_len == 11264

@@ -349,6 +349,18 @@ def test_new_from_model_dir(user_dir: Path, capsys: pytest.CaptureFixture[str]) 
     assert "already exists" in one_line(capsys.readouterr().err)
 
 
+def test_new_under_model_root_uses_the_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user_dir: Path
+) -> None:
+    root = tmp_path / "models"
+    shutil.copytree(QWEN_06B, root / "Qwen" / "Qwen3-0.6B")
+    monkeypatch.setenv("WORKBENCH_MODEL_DIR", str(root))
+    assert main(["profiles", "new", "q", "--from", str(root / "Qwen" / "Qwen3-0.6B")]) == 0
+    saved = tomllib.loads((user_dir / "q.toml").read_text())
+    assert saved["model"] == {"id": "Qwen/Qwen3-0.6B"}
+    assert load_profile(user_dir / "q.toml").model_dir == root / "Qwen" / "Qwen3-0.6B"
+
+
 def test_new_from_dir_without_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["profiles", "new", "x", "--from", str(tmp_path)]) == 2
     assert "no config.json here" in one_line(capsys.readouterr().err)

@@ -11,6 +11,7 @@ import ast
 import functools
 import importlib.util
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from workbench.profiles.toml_lines import KeyPath
 
 ErrorFactory = Callable[[KeyPath, str, "str | None"], ProfileError]
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_GPUS = 256
 """More GPUs than this (tensor × pipeline parallel) is a typo, not a deployment."""
 
@@ -158,6 +160,30 @@ def check_profile(
             f"{engine.kv_cache_memory_bytes} bytes cannot hold even one KV block",
             "the value is in bytes: 67108864 is 64 MiB",
         )
+    if (
+        sampling.max_tokens is not None
+        and engine.max_model_len is not None
+        and sampling.max_tokens >= engine.max_model_len
+    ):
+        raise error(
+            ("sampling", "max_tokens"),
+            f"max_tokens = {sampling.max_tokens} leaves no room for the prompt within "
+            f"engine.max_model_len = {engine.max_model_len}",
+            "prompt + output must fit in max_model_len: lower max_tokens or raise max_model_len",
+        )
+    if "enable_thinking" in profile.chat.chat_template_kwargs:
+        raise error(
+            ("chat", "chat_template_kwargs", "enable_thinking"),
+            "duplicates chat.enable_thinking",
+            "set chat.enable_thinking instead",
+        )
+    for name in profile.env:
+        if not ENV_NAME.fullmatch(name):
+            raise error(
+                ("env", name),
+                f"{name!r} is not a usable environment variable name",
+                "use letters, digits and underscores, not starting with a digit",
+            )
     if sampling.json_schema is not None:
         _check_json_schema(sampling.json_schema, base_dir, error)
     if profile.model.chat_template is not None:
@@ -273,6 +299,7 @@ def check_against_model(profile: Profile, model_dir: Path, error: ErrorFactory) 
         )
     text_config = config.get("text_config") if isinstance(config.get("text_config"), dict) else None
     heads = (text_config or config).get("num_attention_heads")
+    _check_context_length(profile, text_config or config, error)
     tp = profile.engine.tensor_parallel_size
     if isinstance(heads, int) and heads > 0 and heads % tp != 0:
         raise error(
@@ -280,3 +307,21 @@ def check_against_model(profile: Profile, model_dir: Path, error: ErrorFactory) 
             f"{tp} does not divide the model's {heads} attention heads",
             f"vLLM splits attention heads evenly across GPUs: pick a divisor of {heads}",
         )
+
+
+def _check_context_length(profile: Profile, config: dict[str, Any], error: ErrorFactory) -> None:
+    """max_model_len above the model's trained positions, in the plain case vLLM refuses at once
+    (no rope scaling, no override); anything subtler is left to vLLM and the estimator."""
+    wanted = profile.engine.max_model_len
+    positions = config.get("max_position_embeddings")
+    if wanted is None or not isinstance(positions, int) or positions <= 0 or wanted <= positions:
+        return
+    overridden = {"hf_overrides", "rope_scaling", "rope_theta"} & set(profile.engine.extra)
+    if config.get("rope_scaling") or overridden or "VLLM_ALLOW_LONG_MAX_MODEL_LEN" in profile.env:
+        return
+    raise error(
+        ("engine", "max_model_len"),
+        f"{wanted} is above the model's max_position_embeddings = {positions} (config.json)",
+        f"use at most {positions}, or extend the context with rope scaling "
+        "(engine.extra.hf_overrides) as the model card describes",
+    )

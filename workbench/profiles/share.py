@@ -223,6 +223,11 @@ def new_profile_data(model_dir: Path, name: str) -> tuple[dict[str, Any], list[s
     text_config = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
     merged_config = {**config, **(text_config or {})}
     model: dict[str, Any] = {"path": str(model_dir.resolve())}
+    portable = dict(model)
+    portable_notes = _portable_model(portable, model_dir.resolve())
+    if portable.get("path") != model["path"]:  # under $WORKBENCH_MODEL_DIR or the HF cache
+        model = portable
+        notes += portable_notes
     engine: dict[str, Any] = {}
     sampling: dict[str, Any] = {}
     chat: dict[str, Any] = {}
