@@ -126,11 +126,11 @@ class WorkbenchApp(App[None]):
         return self.query_one(ChatView)
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._focus_pane, "profiles")
+        # After the first refresh: TabbedContent applies its initial tab when it mounts.
+        self.call_after_refresh(self.action_show_tab, "chat" if self.resume else "profiles")
         if self.initial_profile is not None:
             self._activate_initial_profile(self.initial_profile)
         if self.resume:
-            self.action_show_tab("chat")
             self.call_later(self.chat_view.action_resume_last)
         self.sample_vram()
         if self.sample_interval_s > 0:

@@ -22,7 +22,8 @@ class Segment:
 
 
 def split_cells(sizes: Sequence[float], total: float, width: int) -> list[int]:
-    """Cells per segment so they sum to ``width`` (largest remainder; non-zero sizes get ≥ 1)."""
+    """Cells per segment, proportional to ``total`` over ``width`` cells (largest remainder;
+    non-zero sizes get ≥ 1). Segments summing to less than ``total`` leave cells empty."""
     if width <= 0 or total <= 0:
         return [0 for _ in sizes]
     exact = [max(0.0, size) / total * width for size in sizes]
@@ -30,13 +31,15 @@ def split_cells(sizes: Sequence[float], total: float, width: int) -> list[int]:
     for index, size in enumerate(sizes):
         if size > 0 and cells[index] == 0:
             cells[index] = 1
+    target = min(width, round(sum(exact)))
     remainders = sorted(range(len(sizes)), key=lambda i: exact[i] - int(exact[i]), reverse=True)
     for index in remainders:
-        if sum(cells) >= width:
+        if sum(cells) >= target:
             break
         if sizes[index] > 0:
             cells[index] += 1
-    while sum(cells) > width:  # the ≥ 1 rule can overshoot; trim the largest
+    while sum(cells) > max(target, sum(1 for s in sizes if s > 0)) and sum(cells) > 0:
+        # the ≥ 1 rule can overshoot; trim the largest
         largest = max(range(len(cells)), key=lambda i: cells[i])
         cells[largest] -= 1
     return cells
