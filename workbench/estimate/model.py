@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 Verdict = Literal["fits", "tight", "does_not_fit"]
 
+CUDA_RESERVED_BYTES = 444 * MiB
+"""NVML's total minus what CUDA (torch.cuda.mem_get_info, which vLLM uses) reports as total.
+Public vLLM logs: RTX 3090 NVML 24576 MiB vs "Free memory on device (22.93/23.56 GiB)" → 451 MiB;
+H100 80GB HBM3 NVML 81559 MiB vs "total_gpu_memory 79.22GiB" → 438 MiB."""
+
 TIGHT_HEADROOM = 0.05
 """Below 5 % spare KV (or room for fewer than n full-length sequences × 1.05) is "tight"."""
 
@@ -287,7 +292,8 @@ def estimate(
         available = kv_budget
         budget = kv_budget + weights
     else:
-        budget = int(gpu.total_bytes * settings.gpu_memory_utilization)
+        cuda_total = max(0, gpu.total_bytes - CUDA_RESERVED_BYTES)
+        budget = int(cuda_total * settings.gpu_memory_utilization)
         overhead = non_torch_bytes(settings)
         act = activation_bytes(facts, settings, batched, num_seqs)
         graphs = cuda_graph_bytes(facts, settings, num_seqs)
@@ -304,12 +310,14 @@ def estimate(
             available = settings.kv_cache_memory_bytes
         else:
             available = budget - weights - overhead - act - graphs
-        if gpu.free_bytes is not None and gpu.free_bytes < budget:
-            used = gpu.total_bytes - gpu.free_bytes
+        cuda_free = None if gpu.free_bytes is None else gpu.free_bytes - CUDA_RESERVED_BYTES
+        if cuda_free is not None and cuda_free < budget:
+            used = gpu.total_bytes - (gpu.free_bytes or 0)
+            highest = max(0.0, cuda_free / cuda_total) if cuda_total else 0.0
             warnings.append(
-                f"other processes use {format_gib(used)}: free {format_gib(gpu.free_bytes)} < "
-                f"total × util {format_gib(budget)}; vLLM refuses to start — lower "
-                f"gpu_memory_utilization to ≤ {gpu.free_bytes / gpu.total_bytes:.2f}"
+                f"other processes use {format_gib(used)}: free {format_gib(cuda_free)} < "
+                f"total × util {format_gib(budget)}; vLLM refuses to start; lower "
+                f"gpu_memory_utilization to {int(highest * 100) / 100:.2f} or less"
             )
 
     num_blocks = plan.num_blocks(available)
@@ -396,4 +404,8 @@ def estimate_profile(
     model_dir = loaded.model_dir
     facts = read_model_facts(model_dir)
     settings = replace(EstimateSettings.from_profile(loaded.profile), **setting_overrides)
+    space = loaded.profile.env.get("VLLM_CPU_KVCACHE_SPACE", "").strip()
+    if gpu is None and settings.kv_cache_memory_bytes is None and space.isdigit():
+        # the profile's [env] reaches the engine process; honour it like vLLM's CPU platform
+        settings = replace(settings, kv_cache_memory_bytes=int(space) * GiB)
     return estimate(facts, gpu or cpu_device(), settings, calibration=calibration)

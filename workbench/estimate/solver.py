@@ -4,10 +4,14 @@ most concurrent samples."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from workbench.estimate.facts import ModelFacts
 from workbench.estimate.gpus import GpuSpec
 from workbench.estimate.model import EstimateSettings, estimate
+
+if TYPE_CHECKING:
+    from workbench.estimate.calibration import CalibrationStore
 
 
 def largest_max_model_len(
@@ -19,13 +23,19 @@ def largest_max_model_len(
 
 
 def smallest_utilization(
-    facts: ModelFacts, gpu: GpuSpec, settings: EstimateSettings, *, step: float = 0.01
+    facts: ModelFacts,
+    gpu: GpuSpec,
+    settings: EstimateSettings,
+    *,
+    step: float = 0.01,
+    calibration: CalibrationStore | None = None,
 ) -> float | None:
     """Smallest gpu_memory_utilization (to ``step``) at which ``settings.max_model_len`` loads
     with room for n concurrent full-length samples; None if even 1.0 is not enough."""
 
     def ok(util: float) -> bool:
-        result = estimate(facts, gpu, replace(settings, gpu_memory_utilization=util))
+        changed = replace(settings, gpu_memory_utilization=util)
+        result = estimate(facts, gpu, changed, calibration=calibration)
         return result.verdict != "does_not_fit" and result.max_concurrency >= settings.n
 
     steps = int(round(1.0 / step))

@@ -1,0 +1,254 @@
+"""`workbench estimate`: will this profile or model directory load, and how much context fits?
+
+Imports nothing heavy at import time (the CLI builds its parser at --help time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.estimate.facts import ModelFacts
+    from workbench.estimate.gpus import GpuSpec
+    from workbench.estimate.model import Estimate, EstimateSettings
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``estimate`` command."""
+    parser = subparsers.add_parser(
+        "estimate",
+        help="predict KV cache, max concurrency and fit before loading",
+        description=(
+            "Predict, before loading, how vLLM will split GPU memory for a profile or model "
+            "directory: weights, overhead, KV cache tokens, max concurrency, and the largest "
+            "max_model_len that fits. Without --gpu/--gpu-mem the first NVML GPU is used, "
+            "else the CPU engine's semantics."
+        ),
+    )
+    parser.add_argument(
+        "target",
+        metavar="PROFILE|MODEL_DIR",
+        help="profile name or .toml path, or a model directory with config.json",
+    )
+    device = parser.add_mutually_exclusive_group()
+    device.add_argument(
+        "--gpu",
+        metavar="NAME",
+        help='a GPU from the built-in table: "3090", "RTX 4090", "A100 80GB", "T4", "H100" ...',
+    )
+    device.add_argument("--gpu-mem", metavar="SIZE", help="memory per GPU: 24GiB, 24GB, 80G")
+    device.add_argument("--cpu", action="store_true", help="use the CPU engine's semantics")
+    parser.add_argument("--tp", type=int, metavar="N", help="tensor_parallel_size")
+    parser.add_argument("--pp", type=int, metavar="N", help="pipeline_parallel_size")
+    parser.add_argument("--max-model-len", type=int, metavar="N", help="max_model_len (tokens)")
+    parser.add_argument("--util", type=float, metavar="F", help="gpu_memory_utilization (0, 1]")
+    parser.add_argument(
+        "--kv-cache-dtype", metavar="DTYPE", help="auto, fp8, fp8_e4m3, fp8_e5m2, bfloat16, float16"
+    )
+    parser.add_argument(
+        "--kv-cache-memory",
+        metavar="SIZE",
+        help="fixed KV budget per GPU (CPU engine: like VLLM_CPU_KVCACHE_SPACE)",
+    )
+    parser.add_argument("--max-num-batched-tokens", type=int, metavar="N")
+    parser.add_argument("--max-num-seqs", type=int, metavar="N")
+    parser.add_argument("--block-size", type=int, metavar="N")
+    parser.add_argument(
+        "--enforce-eager",
+        action="store_true",
+        default=None,
+        help="no CUDA graphs (no graph memory)",
+    )
+    parser.add_argument(
+        "-n", type=int, metavar="N", dest="n", help="samples per request that must fit at once"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def _fail(message: str) -> Exception:
+    from workbench.cli import CliError
+
+    return CliError(message, code=2)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from workbench.estimate.sizes import parse_size
+
+    overrides: dict[str, Any] = {}
+    for arg, field in (
+        ("tp", "tensor_parallel_size"),
+        ("pp", "pipeline_parallel_size"),
+        ("max_model_len", "max_model_len"),
+        ("util", "gpu_memory_utilization"),
+        ("kv_cache_dtype", "kv_cache_dtype"),
+        ("max_num_batched_tokens", "max_num_batched_tokens"),
+        ("max_num_seqs", "max_num_seqs"),
+        ("block_size", "block_size"),
+        ("enforce_eager", "enforce_eager"),
+        ("n", "n"),
+    ):
+        value = getattr(args, arg)
+        if value is not None:
+            overrides[field] = value
+    if args.kv_cache_memory is not None:
+        overrides["kv_cache_memory_bytes"] = parse_size(args.kv_cache_memory)
+    return overrides
+
+
+def _device(args: argparse.Namespace, count: int) -> tuple[GpuSpec, str]:
+    """The device and a words description of where it came from."""
+    from workbench.estimate.gpus import GpuSpec, lookup_gpu
+    from workbench.estimate.model import cpu_device
+    from workbench.estimate.sizes import parse_size
+
+    if args.cpu:
+        return cpu_device(), "CPU engine (--cpu)"
+    if args.gpu:
+        found = lookup_gpu(args.gpu, count=count)
+        if found is None:
+            from workbench.estimate.gpus import known_gpus
+
+            names = ", ".join(g.name for g in known_gpus())
+            raise _fail(f"--gpu {args.gpu!r}: unknown GPU; known: {names}; or use --gpu-mem 24GiB")
+        return found, f"{found.name} x{count} (built-in table)"
+    if args.gpu_mem:
+        total = parse_size(args.gpu_mem)
+        return GpuSpec(f"GPU with {args.gpu_mem}", total, count=count), f"{args.gpu_mem} per GPU"
+    from workbench.gpu import NvmlSampler
+
+    sampler = NvmlSampler()
+    try:
+        sample = sampler.sample()
+    finally:
+        sampler.close()
+    if sample.gpus:
+        first = sample.gpus[0]
+        spec = GpuSpec(
+            first.name, first.total_bytes, free_bytes=first.free_bytes, count=len(sample.gpus)
+        )
+        return spec, f"{first.name} (NVML, GPU 0 of {len(sample.gpus)}, free memory checked)"
+    reason = sample.unavailable_reason or "no GPU"
+    return cpu_device(), f"CPU engine ({reason}; pass --gpu NAME or --gpu-mem SIZE for a GPU)"
+
+
+def _load(target: str) -> tuple[ModelFacts, EstimateSettings, str]:
+    from workbench.estimate.facts import read_model_facts
+    from workbench.estimate.model import EstimateSettings
+
+    path = Path(target).expanduser()
+    if path.is_dir():
+        return read_model_facts(path), EstimateSettings(), str(path)
+    from workbench.profiles import ProfileError, load_profile
+
+    try:
+        loaded = load_profile(target)
+    except ProfileError as exc:
+        raise _fail(str(exc)) from None
+    if loaded.model_dir is None:
+        raise _fail(f"profile {loaded.name}: {loaded.model_error or 'model not found'}")
+    settings = EstimateSettings.from_profile(loaded.profile)
+    space = loaded.profile.env.get("VLLM_CPU_KVCACHE_SPACE", "").strip()
+    if space.isdigit() and settings.kv_cache_memory_bytes is None:
+        settings = replace(settings, kv_cache_memory_bytes=int(space) * 1024**3)
+    return read_model_facts(loaded.model_dir), settings, f"profile {loaded.name}"
+
+
+def _gib(value: int) -> str:
+    return f"{value / 1024**3:8.2f} GiB"
+
+
+def render_table(
+    result: Estimate,
+    facts: ModelFacts,
+    settings: EstimateSettings,
+    source: str,
+    device: str,
+    lowest_utilization: float | None = None,
+) -> str:
+    """The human-readable report."""
+    weights_note = "" if result.weights_exact else "  (estimated from config: no weight files)"
+    rows = [
+        f"model      {source}  [{facts.architecture}, {facts.quantization or 'unquantized'}]",
+        f"device     {device}",
+        f"settings   max_model_len={result.max_model_len}  "
+        f"gpu_memory_utilization={settings.gpu_memory_utilization}  "
+        f"tp={settings.tensor_parallel_size}  pp={settings.pipeline_parallel_size}  "
+        f"kv_cache_dtype={settings.kv_cache_dtype}  n={settings.n}",
+        "",
+        f"  total memory              {_gib(result.total_bytes)}",
+        f"  budget (total x util)     {_gib(result.budget_bytes)}",
+        f"  weights (per GPU)         {_gib(result.weights_bytes)}{weights_note}",
+        f"  non-torch overhead        {_gib(result.non_torch_bytes)}",
+        f"  activation peak           {_gib(result.activation_bytes)}",
+        f"  CUDA graphs               {_gib(result.cuda_graph_bytes)}",
+        f"  KV cache available        {_gib(result.available_kv_bytes)}",
+        f"  KV bytes per token        {result.kv_bytes_per_token:>8,} B",
+        f"  KV blocks                 {result.num_blocks:>8,} x {result.block_size} tokens",
+        f"  KV cache tokens           {result.kv_tokens:>8,}",
+        f"  max concurrency           {result.max_concurrency:8.2f} x {result.max_model_len:,}"
+        " tokens",
+        f"  largest max_model_len     {result.largest_fitting_max_model_len or 0:>8,}"
+        f"   (model maximum {facts.derived_max_model_len:,})",
+        "",
+        f"verdict    {result.verdict.replace('_', ' ').upper()}: {result.reason}",
+    ]
+    if lowest_utilization is not None:
+        rows.insert(
+            -2,
+            f"  smallest util for this    {lowest_utilization:8.2f}"
+            "   (gpu_memory_utilization that still fits n requests)",
+        )
+    if result.calibrated_from_loads:
+        rows.append(f"calibrated from {result.calibrated_from_loads} earlier load(s) on this GPU")
+    rows.extend(f"warning    {w}" for w in result.warnings)
+    return "\n".join(rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``workbench estimate``."""
+    from workbench.estimate.calibration import CalibrationStore
+    from workbench.estimate.errors import EstimateError
+    from workbench.estimate.model import estimate
+    from workbench.estimate.solver import smallest_utilization
+
+    try:
+        facts, settings, source = _load(args.target)
+        settings = replace(settings, **_overrides(args))
+        count = settings.tensor_parallel_size * settings.pipeline_parallel_size
+        gpu, device = _device(args, count)
+        store = CalibrationStore()
+        result = estimate(facts, gpu, settings, calibration=store)
+        lowest = None
+        if gpu.device == "cuda" and settings.kv_cache_memory_bytes is None:
+            lowest = smallest_utilization(facts, gpu, settings, calibration=store)
+    except EstimateError as exc:
+        raise _fail(str(exc)) from None
+    if args.json:
+        payload = {
+            "model": source,
+            "device": device,
+            "architecture": facts.architecture,
+            "quantization": facts.quantization,
+            "settings": vars_of(settings),
+            "derived_max_model_len": facts.derived_max_model_len,
+            **result.as_dict(),
+            "smallest_utilization": lowest,
+        }
+        json.dump(payload, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(render_table(result, facts, settings, source, device, lowest))
+    return 0
+
+
+def vars_of(settings: EstimateSettings) -> dict[str, Any]:
+    """Settings as a plain dict."""
+    from dataclasses import asdict
+
+    return asdict(settings)
