@@ -21,6 +21,7 @@ from workbench.profiles import (
     ProfileError,
     discover_profiles,
     load_profile,
+    record_tested_on,
     resolve_model_dir,
     save_profile,
 )
@@ -488,3 +489,33 @@ def test_save_with_gpu_override_writes_into_the_override(tmp_path: Path) -> None
     assert saved["engine"]["max_model_len"] == 16384 and saved["engine"]["max_num_seqs"] == 4
     assert saved["sampling"]["max_tokens"] == 12288
     assert load_profile(path, gpu_name="NVIDIA L4").profile.engine.max_model_len == 11264
+
+
+def test_record_tested_on_appends_and_keeps_comments(tmp_path: Path) -> None:
+    directory = _copy_shipped(tmp_path, "qwen3-8b-24gb")
+    path = directory / "qwen3-8b-24gb.toml"
+    before = path.read_text()
+    record = {
+        "gpu": "NVIDIA GeForce RTX 4090",
+        "vllm_version": "0.32.0",
+        "kv_cache_tokens": 71_424,
+        "max_model_len": 32768,
+        "date": "2026-11-21",
+    }
+    assert record_tested_on(path, record) == backup_path(path)
+    after = path.read_text()
+    assert after.startswith(before)  # the old text, comments and all, is untouched
+    assert after[len(before) :] == (
+        '\n[[meta.tested_on]]\ngpu = "NVIDIA GeForce RTX 4090"\nvllm_version = "0.32.0"\n'
+        'kv_cache_tokens = 71424\nmax_model_len = 32768\ndate = "2026-11-21"\n'
+    )
+    assert record_tested_on(path, record) is None  # the same record is not added twice
+    second = {**record, "gpu": "NVIDIA L4", "kv_cache_tokens": 30_000}
+    record_tested_on(path, second)
+    tested = load_profile(path).profile.meta.tested_on
+    assert [(t.gpu, t.kv_cache_tokens) for t in tested] == [
+        ("NVIDIA GeForce RTX 4090", 71424),
+        ("NVIDIA L4", 30000),
+    ]
+    with pytest.raises(ProfileError, match="bad tested_on record: kv_cache_tokens"):
+        record_tested_on(path, {"gpu": "x", "vllm_version": "1", "kv_cache_tokens": -1})

@@ -16,7 +16,7 @@ from workbench.profiles.schema import (
     Profile,
     SamplingSection,
 )
-from workbench.profiles.store import save_profile
+from workbench.profiles.store import record_tested_on, save_profile
 
 __all__ = [
     "BUILTIN_DEMO_MODEL_DIR",
@@ -30,6 +30,7 @@ __all__ = [
     "SamplingSection",
     "discover_profiles",
     "load_profile",
+    "record_tested_on",
     "resolve_model_dir",
     "save_profile",
 ]

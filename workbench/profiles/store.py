@@ -22,6 +22,7 @@ from workbench.profiles.loader import (
     strip_none,
     validate_data,
 )
+from workbench.profiles.schema import TestedOn
 from workbench.profiles.toml_edit import patch_toml
 
 SECTION_ORDER = ("extends", "meta", "model", "engine", "sampling", "chat", "env", "gpu_overrides")
@@ -208,3 +209,45 @@ def _fsync_dir(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def record_tested_on(
+    path: Path,
+    record: Mapping[str, Any] | TestedOn,
+    *,
+    project_dir: Path | None = None,
+    user_dir: Path | None = None,
+) -> Path | None:
+    """Append a ``[[meta.tested_on]]`` record (a real load's GPU, vLLM version, KV tokens) to
+    the profile file at ``path``, comments kept. An identical record is not added twice.
+    Returns the backup path, or None when nothing was written or there was no previous file."""
+    from pydantic import ValidationError
+
+    try:
+        checked = record if isinstance(record, TestedOn) else TestedOn.model_validate(record)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ProfileError(
+            f"bad tested_on record: {where}: {first['msg']}",
+            path=path,
+            key="meta.tested_on",
+            hint="gpu (str), vllm_version (str) and kv_cache_tokens (int >= 0) are required",
+        ) from None
+    data = copy.deepcopy(parse_profile_bytes(_read(path), path).data)
+    meta = data.setdefault("meta", {})
+    entry = checked.model_dump(exclude_none=True)
+    records = meta.setdefault("tested_on", [])
+    if entry in records:
+        return None
+    records.append(entry)
+    return save_profile(path, data, project_dir=project_dir, user_dir=user_dir)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ProfileError(
+            f"cannot read the file ({exc.strerror or exc})", path=path, hint="check the path"
+        ) from None

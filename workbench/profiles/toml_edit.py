@@ -24,7 +24,17 @@ def patch_toml(old_text: str, new_data: Mapping[str, Any]) -> str | None:
         old_data = tomllib.loads(old_text)
     except tomllib.TOMLDecodeError:
         return None
-    old_leaves, new_leaves = _leaves(old_data), _leaves(new_data)
+    old_arrays, new_arrays = _split_table_arrays(old_data), _split_table_arrays(new_data)
+    appended_blocks: list[str] = []
+    for path in sorted(set(old_arrays[1]) | set(new_arrays[1])):
+        before, after = old_arrays[1].get(path, []), new_arrays[1].get(path, [])
+        if after[: len(before)] != before:
+            return None  # only appending [[records]] keeps the file's text; else re-render
+        new_items = after[len(before) :]
+        if any(isinstance(v, Mapping) for item in new_items for v in item.values()):
+            return None
+        appended_blocks += [_table_array_block(path, item) for item in new_items]
+    old_leaves, new_leaves = _leaves(old_arrays[0]), _leaves(new_arrays[0])
     if old_leaves is None or new_leaves is None:
         return None
     lines = old_text.splitlines(keepends=True)
@@ -49,12 +59,41 @@ def patch_toml(old_text: str, new_data: Mapping[str, Any]) -> str | None:
     result = _apply(lines, replaced, added, found)
     if result is None:
         return None
+    result += "".join(appended_blocks)
     try:
         if tomllib.loads(result) != tomllib.loads(_canonical(new_data)):
             return None
     except tomllib.TOMLDecodeError:
         return None
     return result
+
+
+def _split_table_arrays(
+    data: Mapping[str, Any], prefix: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], dict[tuple[str, ...], list[Any]]]:
+    """(data without arrays of tables, those arrays by path)."""
+    rest: dict[str, Any] = {}
+    arrays: dict[tuple[str, ...], list[Any]] = {}
+    for key, value in data.items():
+        path = (*prefix, key)
+        if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            arrays[path] = list(value)
+        elif isinstance(value, Mapping):
+            inner, inner_arrays = _split_table_arrays(value, path)
+            if inner or not inner_arrays:
+                rest[key] = inner
+            arrays.update(inner_arrays)
+        else:
+            rest[key] = value
+    return rest, arrays
+
+
+def _table_array_block(path: tuple[str, ...], item: Mapping[str, Any]) -> str:
+    """``[[a.b]]`` followed by the record's keys (records hold scalars and arrays only)."""
+    import tomli_w
+
+    header = "[[" + ".".join(_header_part(part) for part in path) + "]]\n"
+    return "\n" + header + tomli_w.dumps(dict(item))
 
 
 def _canonical(data: Mapping[str, Any]) -> str:
