@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import DataTable
+from rich.table import Table
+from textual.widgets import DataTable, Input, Static
 
 from tests.ui.scenarios_shell import (
     TERMINAL_SIZE,
@@ -209,3 +210,73 @@ async def test_sampler_failure_is_reported_not_fatal(tmp_path: Path) -> None:
         assert sampler.calls == calls + 1
         # ... but the same failure is not announced again every half second.
         assert sum("NVML went away" in m for m in _notifications(app)) == 1
+
+
+async def test_duplicate_asks_a_name_and_writes_a_user_profile(tmp_path: Path) -> None:
+    app, dirs = build_app(tmp_path)
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await settle(pilot)
+        view = app.query_one(ProfilesView)
+        assert view.select("qwen2.5-7b-chat")
+        app.query_one("#profiles-table", DataTable).focus()
+        await pilot.press("d")
+        await settle(pilot)
+        name_input = app.screen.query_one("#name", Input)
+        name_input.value = "qwen2.5-7b-chat"  # taken: refused inline
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "already exists" in str(app.screen.query_one("#name-error", Static).render())
+        name_input.value = "qwen-long"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "qwen-long" in [p.name for p in view.profiles]
+    copy = load_profile(dirs.user / "qwen-long.toml")
+    assert copy.profile.engine.max_model_len == 16384
+    assert copy.profile.meta.name == "qwen-long"
+
+
+async def test_export_writes_a_copy_without_env(tmp_path: Path) -> None:
+    app, dirs = build_app(tmp_path)
+    source = dirs.project / "qwen2.5-7b-chat.toml"
+    source.write_text(source.read_text() + '\n[env]\nHF_TOKEN = "hf_secret"\n')
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await settle(pilot)
+        assert app.query_one(ProfilesView).select("qwen2.5-7b-chat")
+        app.query_one("#profiles-table", DataTable).focus()
+        await pilot.press("x")
+        await settle(pilot)
+        assert any("Exported qwen2.5-7b-chat" in m and "[env]" in m for m in _notifications(app))
+    exported = tmp_path / "data" / "exports" / "qwen2.5-7b-chat.toml"
+    assert exported.is_file()
+    assert "hf_secret" not in exported.read_text()
+    assert tomllib.loads(exported.read_text())["engine"]["max_model_len"] == 16384
+
+
+async def test_command_palette_lists_shell_and_chat_actions(tmp_path: Path) -> None:
+    from workbench.ui.chat.view import ChatView
+
+    app, _dirs = build_app(tmp_path)
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await settle(pilot)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+    for expected in ("Reload engine", "Unload engine", "Show last load error",
+                     "Load selected profile", "Duplicate selected profile",
+                     "Apply largest fitting max_model_len", "Save tuned profile"):
+        assert expected in titles
+    assert {title for title, _help, _action in ChatView.COMMANDS} <= titles
+
+
+async def test_tuner_shows_estimate_beside_vllm_figures_after_load(tmp_path: Path) -> None:
+    app, _dirs = build_app(tmp_path, initial_profile="qwen2.5-7b-chat", autoload=True)
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await wait_for_engine(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        tuner = app.query_one(TunerView)
+        assert tuner.actual is not None
+        table = app.query_one("#tuner-compare", Static).content
+        assert isinstance(table, Table) and table.title == "Estimate vs vLLM (last load)"
+        estimate_column, vllm_column = table.columns[1], table.columns[2]
+        kv_row = [str(cell) for cell in table.columns[0]._cells].index("KV tokens")
+        assert list(vllm_column._cells)[kv_row] == "131,072"  # the fake engine's figure
+        assert list(estimate_column._cells)[kv_row] != "n/a"

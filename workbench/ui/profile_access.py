@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.ui.profile_edits import renamed, with_setting, without_env
+from workbench.ui.profile_edits import renamed, with_setting
 
 if TYPE_CHECKING:
     from workbench.engine.api import Suggestion
@@ -91,18 +91,31 @@ def duplicate_profile(loaded: LoadedProfile, name: str, user_dir: Path | None) -
     target = target_dir / f"{name}.toml"
     if target.exists():
         raise FileExistsError(f"{target} already exists")
+    data = renamed(loaded.data, name)
+    raw_path = data.get("model", {}).get("path")
+    if isinstance(raw_path, str) and target_dir.resolve() != loaded.path.parent.resolve():
+        # A relative model path means "next to the original file": keep pointing there.
+        from workbench.profiles.models import expand_model_path
+
+        expanded = expand_model_path(raw_path, loaded.path.parent)
+        if expanded != expand_model_path(raw_path, target_dir):
+            data = with_setting(data, "model.path", str(expanded.resolve()))
     target_dir.mkdir(parents=True, exist_ok=True)
-    save_profile(target, renamed(loaded.data, name))
+    save_profile(target, data)
     return target
 
 
-def export_profile(loaded: LoadedProfile, target_dir: Path | None = None) -> Path:
-    """Write a shareable copy (no [env]) to ``target_dir`` (default: data dir / exports)."""
+def export_profile(loaded: LoadedProfile, target_dir: Path | None = None) -> tuple[Path, list[str]]:
+    """Write a portable copy (env and secrets stripped, machine paths made portable) to
+    ``target_dir`` (default: data dir / exports); returns its path and what was changed."""
+    from workbench.chat.store import write_atomically
     from workbench.paths import data_dir
-    from workbench.profiles import save_profile
+    from workbench.profiles.share import export_profile as portable_copy
+    from workbench.profiles.store import render_toml
 
+    exported = portable_copy(loaded)
     directory = target_dir or data_dir() / "exports"
-    directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{loaded.name}.toml"
-    save_profile(target, without_env(loaded.data))
-    return target
+    # Not validated here: a portable copy's model paths are meant for the recipient's machine.
+    write_atomically(target, render_toml(exported.data))
+    return target, list(exported.notes)

@@ -240,11 +240,12 @@ class ProfilesView(Vertical):
         if loaded is None:
             return
         try:
-            path = export_profile(loaded)
+            path, notes = export_profile(loaded)
         except Exception as error:  # noqa: BLE001 - shown to the user, one line
-            self.notify(f"Export failed: {error}", severity="error")
+            self.notify(f"Export failed: {without_path(str(error), loaded.path)}",
+                        severity="error")
             return
-        self.notify(f"Exported {loaded.name} → {path}")
+        self.notify("\n".join([f"Exported {loaded.name} → {display_path(path)}", *notes]))
 
     def action_rescan(self) -> None:
         """Scan the profile directories again."""

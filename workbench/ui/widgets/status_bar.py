@@ -99,7 +99,7 @@ class StatusBar(Widget):
         elif self.engine_status == "error":
             text.append("✖ error: ", style="bold red")
             text.append(self._error_message, style="red")
-            text.append("  (e: details)", style="dim")
+            text.append("  (f6: details)", style="dim")
         else:
             text.append("○ not loaded", style="dim")
             text.append("  (select a profile and press l)", style="dim")
