@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -53,10 +53,12 @@ def _vllm_figures(
     from vllm.engine.arg_utils import EngineArgs
     from vllm.model_executor.layers.attention.attention import Attention
     from vllm.utils.torch_utils import kv_cache_dtype_str_to_dtype
-    from vllm.v1.attention.backends.utils import resolve_kv_cache_layout
+    from vllm.v1.attention.backends.utils import (
+        get_supported_kv_cache_layouts,
+        resolve_kv_cache_layout,
+    )
     from vllm.v1.core import kv_cache_utils
     from vllm.v1.kv_cache_interface import KVCacheSpec, MLAAttentionSpec, get_kv_quant_mode
-    from vllm.v1.worker.worker_base import get_supported_kv_cache_layouts
 
     args = EngineArgs(
         model=str(MODELS_DIR / model),
@@ -64,7 +66,7 @@ def _vllm_figures(
         enforce_eager=True,
         max_model_len=max_model_len,
         load_format="dummy",
-        kv_cache_dtype=kv_cache_dtype,
+        kv_cache_dtype=cast(Any, kv_cache_dtype),
         block_size=block_size,
     )
     config = args.create_engine_config()

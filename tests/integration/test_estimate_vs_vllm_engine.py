@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,7 +132,7 @@ def _models(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return models
 
 
-CASES = [
+CASES: list[tuple[dict[str, object], dict[str, str], dict[str, Any]]] = [
     # (engine kwargs, environment, what we tell the estimator)
     (
         {"max_model_len": 1000, "kv_cache_memory_bytes": 12_345_678},
@@ -155,7 +156,7 @@ def test_cpu_engine_kv_line_equals_prediction(
         facts = read_model_facts(model_dir)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        predicted = estimate(facts, cpu_device(), EstimateSettings(**settings_kwargs))  # type: ignore[arg-type]
+        predicted = estimate(facts, cpu_device(), EstimateSettings(**settings_kwargs))
         tokens, length, concurrency_text, figures = run_engine(
             model_dir, engine_kwargs, env, tmp_path
         )

@@ -17,6 +17,7 @@ from workbench.estimate.errors import EstimateError
 from workbench.estimate.facts import ModelFacts, read_model_facts
 from workbench.estimate.gpus import GpuSpec, lookup_gpu
 from workbench.estimate.model import (
+    CUDA_RESERVED_BYTES,
     EstimateSettings,
     activation_bytes,
     cuda_graph_bytes,
@@ -31,14 +32,20 @@ MAX_RECORDS_PER_KEY = 20
 
 
 class FiguresLike(Protocol):
-    """The fields of workbench.engine.api.EngineFigures that calibration reads."""
+    """The fields of workbench.engine.api.EngineFigures that calibration reads (read-only)."""
 
-    kv_cache_tokens: int | None
-    num_blocks: int | None
-    block_size: int
-    available_kv_bytes: int | None
-    weights_bytes: int | None
-    max_model_len: int
+    @property
+    def kv_cache_tokens(self) -> int | None: ...
+    @property
+    def num_blocks(self) -> int | None: ...
+    @property
+    def block_size(self) -> int: ...
+    @property
+    def available_kv_bytes(self) -> int | None: ...
+    @property
+    def weights_bytes(self) -> int | None: ...
+    @property
+    def max_model_len(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -165,11 +172,8 @@ class CalibrationStore:
                 + activation_bytes(facts, settings, batched, seqs)
                 + cuda_graph_bytes(facts, settings, seqs)
             )
-            measured_other = (
-                int(total_bytes * settings.gpu_memory_utilization)
-                - weights
-                - figures.available_kv_bytes
-            )
+            budget = int((total_bytes - CUDA_RESERVED_BYTES) * settings.gpu_memory_utilization)
+            measured_other = budget - weights - figures.available_kv_bytes
             entry["overhead_delta_bytes"] = measured_other - predicted_other
         self.record(key, entry)
         return key

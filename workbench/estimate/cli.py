@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         payload = {
             "model": source,
-            "device": device,
+            "device_source": device,
             "architecture": facts.architecture,
             "quantization": facts.quantization,
             "settings": vars_of(settings),
