@@ -7,6 +7,7 @@ import dataclasses
 import os
 import shutil
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from workbench.profiles import (
 from workbench.profiles import models as model_lookup
 from workbench.profiles.checks import (
     vllm_engine_arg_names,
+    vllm_engine_arg_types,
     vllm_quantization_names,
     vllm_reasoning_parser_names,
 )
@@ -381,6 +383,34 @@ def test_engine_arg_names_match_vllm_dataclass() -> None:
     from vllm.engine.arg_utils import AsyncEngineArgs
 
     assert vllm_engine_arg_names() == frozenset(f.name for f in dataclasses.fields(AsyncEngineArgs))
+
+
+def test_engine_arg_scalar_types_match_vllm_dataclass() -> None:
+    pytest.importorskip("vllm")
+    import types
+
+    from vllm.engine.arg_utils import AsyncEngineArgs
+
+    def simple(annotation: object) -> frozenset[str] | None:
+        parts = (
+            typing.get_args(annotation)
+            if isinstance(annotation, types.UnionType)
+            else (annotation,)
+        )
+        names = {p.__name__ for p in parts if isinstance(p, type)} - {"NoneType"}
+        if len(names) + (type(None) in parts) != len(parts):
+            return None
+        return frozenset(names) if names <= {"bool", "int", "float", "str"} and names else None
+
+    runtime = {
+        f.name: found
+        for f in dataclasses.fields(AsyncEngineArgs)
+        if (found := simple(f.type)) is not None
+    }
+    from_source = vllm_engine_arg_types()
+    # The source reading is conservative: fields typed through aliases are left unchecked.
+    assert from_source == {name: runtime[name] for name in from_source}
+    assert len(from_source) >= 0.9 * len(runtime)
 
 
 def test_reasoning_parser_and_quantization_names_match_vllm() -> None:

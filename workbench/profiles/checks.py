@@ -57,6 +57,51 @@ def vllm_boolean_engine_args() -> frozenset[str]:
     return frozenset(names)
 
 
+_SIMPLE_TYPES = {"bool", "int", "float", "str"}
+
+
+@functools.cache
+def vllm_engine_arg_types() -> dict[str, frozenset[str]]:
+    """EngineArgs fields whose annotation is plain scalars (``int``, ``float | None``, ...):
+    name -> the allowed type names. Fields with richer types are not listed (not checked)."""
+    tree = _vllm_source("engine/arg_utils.py")
+    types: dict[str, frozenset[str]] = {}
+    for node in tree.body if tree is not None else ():
+        if isinstance(node, ast.ClassDef) and node.name in ("EngineArgs", "AsyncEngineArgs"):
+            for statement in node.body:
+                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+                    names = _union_names(statement.annotation)
+                    if names and names - {"None"} and names <= _SIMPLE_TYPES | {"None"}:
+                        types[statement.target.id] = frozenset(names - {"None"})
+    return types
+
+
+def _union_names(annotation: ast.expr) -> set[str] | None:
+    if isinstance(annotation, ast.Name):
+        return {annotation.id}
+    if isinstance(annotation, ast.Constant) and annotation.value is None:
+        return {"None"}
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        left, right = _union_names(annotation.left), _union_names(annotation.right)
+        return left | right if left is not None and right is not None else None
+    return None
+
+
+def _value_matches(value: Any, allowed: frozenset[str]) -> bool:
+    if isinstance(value, bool):
+        return "bool" in allowed
+    if isinstance(value, int):
+        return bool({"int", "float"} & allowed)
+    if isinstance(value, float):
+        return "float" in allowed
+    if isinstance(value, str):
+        return "str" in allowed
+    return False
+
+
+_TOML_TYPE_NAMES = {"bool": "a boolean", "int": "an integer", "float": "a float", "str": "a string"}
+
+
 @functools.cache
 def vllm_engine_arg_names() -> frozenset[str] | None:
     """Field names of vLLM's ``AsyncEngineArgs``, or None when vLLM is not installed."""
@@ -278,6 +323,19 @@ def _check_engine_extra(extra: dict[str, Any], error: ErrorFactory) -> None:
                 f"did you mean `{suggestion}`?"
                 if suggestion
                 else "see `vllm serve --help` for the names (dashes become underscores)",
+            )
+        allowed = vllm_engine_arg_types().get(name)
+        value = extra[name]
+        if allowed and not _value_matches(value, allowed):
+            expected = " or ".join(_TOML_TYPE_NAMES[t] for t in sorted(allowed))
+            from workbench.profiles.loader import toml_type
+
+            raise error(
+                key,
+                f"vLLM expects {expected}, got {toml_type(value)}",
+                "write true/false without quotes"
+                if allowed == {"bool"}
+                else f"EngineArgs.{name} is {expected}",
             )
 
 
