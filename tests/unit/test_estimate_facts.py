@@ -170,8 +170,10 @@ def test_weights_from_safetensors_headers_are_exact(tmp_path: Path) -> None:
     save_file({"d": np.zeros(11, np.float32)}, str(tmp_path / "model-00002-of-00002.safetensors"))
     (tmp_path / "config.json").write_text(json.dumps(config("Qwen__Qwen3-0.6B")))
     facts = read_model_facts(tmp_path)
-    assert facts.weights_bytes == 3 * 5 * 4 + 7 * 2 + 4 + 11 * 4
+    # float32 tensors are held as 16-bit by vLLM's dtype="auto"; fp16/int8 count as stored
+    assert facts.weights_bytes == 3 * 5 * 2 + 7 * 2 + 4 + 11 * 2
     assert facts.weights_source == "headers"
+    assert safetensors_tensor_bytes(tmp_path / "model-00002-of-00002.safetensors") == 44
 
 
 def test_index_total_size_wins_over_headers(tmp_path: Path) -> None:
@@ -194,6 +196,10 @@ def test_no_weight_files_estimates_from_shapes() -> None:
 def test_corrupt_safetensors_header(tmp_path: Path) -> None:
     (tmp_path / "model.safetensors").write_bytes(b"\x05\x00")
     with pytest.raises(EstimateError, match="too short"):
+        safetensors_tensor_bytes(tmp_path / "model.safetensors")
+    header = b'{"w": {"dtype": "F16"}}'
+    (tmp_path / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    with pytest.raises(EstimateError, match="malformed safetensors header entry 'w'"):
         safetensors_tensor_bytes(tmp_path / "model.safetensors")
 
 

@@ -243,3 +243,34 @@ def test_corrupt_calibration_file(tmp_path: Path) -> None:
 def test_gpuspec_defaults() -> None:
     spec = GpuSpec("x", 10)
     assert (spec.free_bytes, spec.count, spec.device) == (None, 1, "cuda")
+
+
+def test_estimate_profile_reads_engine_settings_and_env(tmp_path: Path) -> None:
+    """estimate_profile: [engine] settings, [sampling] n, overrides; gpu None = CPU engine."""
+    from workbench.estimate import estimate_profile
+    from workbench.profiles import load_profile
+
+    path = tmp_path / "p.toml"
+    path.write_text(
+        f'[model]\npath = "{MODELS / "meta-llama__Llama-3.1-8B-Instruct"}"\n\n'
+        "[engine]\nmax_model_len = 8192\ngpu_memory_utilization = 0.85\n\n"
+        '[sampling]\nn = 4\n\n[env]\nVLLM_CPU_KVCACHE_SPACE = "2"\n'
+    )
+    loaded = load_profile(path)
+    on_gpu = estimate_profile(loaded, RTX_3090)
+    direct = estimate(
+        LLAMA_8B, RTX_3090, EstimateSettings(max_model_len=8192, gpu_memory_utilization=0.85, n=4)
+    )
+    assert on_gpu == direct
+    on_cpu = estimate_profile(loaded, None, max_model_len=4096)
+    assert on_cpu.available_kv_bytes == 2 * GiB and on_cpu.max_model_len == 4096
+
+
+def test_estimate_profile_without_model(tmp_path: Path) -> None:
+    from workbench.estimate import estimate_profile
+    from workbench.profiles import load_profile
+
+    path = tmp_path / "p.toml"
+    path.write_text('[model]\nid = "nobody/nothing-7b"\n')
+    with pytest.raises(EstimateError, match="profile p"):
+        estimate_profile(load_profile(path), RTX_3090)

@@ -355,8 +355,12 @@ def _read_json(path: Path) -> Any:
         raise EstimateError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def safetensors_tensor_bytes(path: Path) -> int:
-    """Bytes of all tensors in one .safetensors file, from its JSON header alone."""
+def safetensors_tensor_bytes(path: Path, *, loaded_as_16bit: bool = False) -> int:
+    """Bytes of all tensors in one .safetensors file, from its JSON header alone.
+
+    ``loaded_as_16bit``: count F32/F64 tensors at 2 bytes per element, as vLLM holds an
+    unquantized float32 checkpoint under dtype="auto" (downcast to bf16/fp16).
+    """
     try:
         with path.open("rb") as handle:
             head = handle.read(8)
@@ -372,12 +376,21 @@ def safetensors_tensor_bytes(path: Path) -> int:
     for name, entry in header.items():
         if name == "__metadata__":
             continue
-        begin, end = entry["data_offsets"]
-        total += int(end) - int(begin)
+        try:
+            begin, end = entry["data_offsets"]
+            size = int(end) - int(begin)
+            dtype = str(entry.get("dtype", ""))
+        except (KeyError, TypeError, ValueError):
+            raise EstimateError(f"{path}: malformed safetensors header entry {name!r}") from None
+        if loaded_as_16bit and dtype in ("F32", "F64"):
+            size = size // _SAFETENSORS_DTYPE_BYTES[dtype] * 2
+        total += size
     return total
 
 
-def read_weights_bytes(model_dir: Path) -> tuple[int | None, WeightsSource | None]:
+def read_weights_bytes(
+    model_dir: Path, *, loaded_as_16bit: bool = False
+) -> tuple[int | None, WeightsSource | None]:
     """Exact weight bytes: the index's ``metadata.total_size``, else the sum of file headers."""
     index = model_dir / "model.safetensors.index.json"
     if index.is_file():
@@ -387,7 +400,8 @@ def read_weights_bytes(model_dir: Path) -> tuple[int | None, WeightsSource | Non
             return int(total), "index"
     files = sorted(model_dir.glob("*.safetensors"))
     if files:
-        return sum(safetensors_tensor_bytes(f) for f in files), "headers"
+        total = sum(safetensors_tensor_bytes(f, loaded_as_16bit=loaded_as_16bit) for f in files)
+        return total, "headers"
     return None, None
 
 
@@ -408,7 +422,12 @@ def read_model_facts(model_dir: Path) -> ModelFacts:
             tokenizer_max = int(value)
     hf_quant_path = model_dir / "hf_quant_config.json"
     hf_quant = _read_json(hf_quant_path) if hf_quant_path.is_file() else None
-    weights, weights_source = read_weights_bytes(model_dir)
+    quantized = isinstance(config, dict) and bool(
+        (config.get("text_config") or config).get("quantization_config")
+        or config.get("quantization_config")
+        or hf_quant
+    )
+    weights, weights_source = read_weights_bytes(model_dir, loaded_as_16bit=not quantized)
     facts = _facts_from_config(
         config, weights, source=str(config_path), tokenizer_max=tokenizer_max, hf_quant=hf_quant
     )
