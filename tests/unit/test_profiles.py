@@ -339,11 +339,11 @@ def test_profile_error_is_one_line() -> None:
         path=Path("/x/p.toml"),
         line=12,
         key="engine.gpu_memory_utilization",
-        hint="0.9 is vLLM's default",
+        hint="0.92 is vLLM's default",
     )
     assert str(error) == (
         "/x/p.toml:12: engine.gpu_memory_utilization: must be in (0, 1], got 1.5 "
-        "(hint: 0.9 is vLLM's default)"
+        "(hint: 0.92 is vLLM's default)"
     )
     assert error.message == "must be in (0, 1], got 1.5"
 

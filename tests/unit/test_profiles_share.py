@@ -395,3 +395,38 @@ def test_validate_all_discovered(in_project: Path, capsys: pytest.CaptureFixture
     assert "ok  " in captured.out and "good.toml" in captured.out
     errors = [line for line in captured.err.splitlines() if "warning" not in line]
     assert len(errors) == 1 and "bad.toml:4: sampling.n" in errors[0]
+
+
+@pytest.fixture(scope="module")
+def vllm_serve_parser() -> Any:
+    """vLLM's own `vllm serve` argument parser (building it imports vLLM: ~15 s)."""
+    pytest.importorskip("vllm")
+    from vllm.entrypoints.launchers.cli_args import make_arg_parser
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    return make_arg_parser(FlexibleArgumentParser())
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_vllm_own_parser_reads_to_serve_as_the_profile(path: Path, vllm_serve_parser: Any) -> None:
+    loaded = load_profile(path)
+    command = to_serve(loaded.data, path.parent)
+    args = vllm_serve_parser.parse_args(command.argv[2:])
+    profile = loaded.profile
+    assert args.model_tag == (profile.model.id if profile.model.path is None else command.argv[2])
+    for key, value in loaded.data.get("engine", {}).items():
+        if key == "extra":
+            for extra_key, extra_value in value.items():
+                assert getattr(args, extra_key) == extra_value, extra_key
+        else:
+            assert getattr(args, key) == value, key
+    for key in ("dtype", "quantization", "revision", "trust_remote_code"):
+        if key in loaded.data["model"]:
+            assert getattr(args, key) == loaded.data["model"][key], key
+    sampling = {
+        k: v for k, v in loaded.data.get("sampling", {}).items() if k in GENERATION_CONFIG_KEYS
+    }
+    assert args.override_generation_config == {
+        GENERATION_CONFIG_KEYS[k]: v for k, v in sampling.items()
+    }
+    assert args.default_chat_template_kwargs == {"enable_thinking": profile.chat.enable_thinking}

@@ -40,7 +40,7 @@ _TYPE_HINTS = {
 _ALIASES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32", "f16": "float16"}
 
 FIELD_HINTS: dict[KeyPath, str] = {
-    ("engine", "gpu_memory_utilization"): "0.9 is vLLM's default",
+    ("engine", "gpu_memory_utilization"): "vLLM's own default is 0.92; 0.85-0.95 is usual",
     ("engine", "max_model_len"): "a token count such as 8192; remove it to use the model's maximum",
     ("engine", "tensor_parallel_size"): "the number of GPUs to split each layer over, e.g. 1, 2, 4",
     ("engine", "pipeline_parallel_size"): "1 unless you split layers across GPUs or nodes",
