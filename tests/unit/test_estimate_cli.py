@@ -16,7 +16,7 @@ LLAMA = str(MODELS / "meta-llama__Llama-3.1-8B-Instruct")
 def test_table_for_a_named_gpu(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["estimate", LLAMA, "--gpu", "3090", "--max-model-len", "20000"]) == 0
     out = capsys.readouterr().out
-    assert "NVIDIA GeForce RTX 3090 x1 (built-in table)" in out
+    assert "NVIDIA GeForce RTX 3090 (built-in table)" in out
     for label in (
         "weights (per GPU)",
         "non-torch overhead",
@@ -116,3 +116,24 @@ def test_profile_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     data = json.loads(capsys.readouterr().out)
     assert data["max_model_len"] == 4096 and data["available_kv_bytes"] == 1024**3
     assert data["model"] == "profile small"
+
+
+def test_profile_gpu_override_applies_for_the_named_gpu(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = tmp_path / "o.toml"
+    profile.write_text(
+        f'[model]\npath = "{LLAMA}"\n\n[engine]\nmax_model_len = 32768\n\n'
+        '[gpu_overrides."NVIDIA GeForce RTX 3090".engine]\nmax_model_len = 16384\n'
+    )
+    assert main(["estimate", str(profile), "--gpu", "3090", "--json"]) == 0
+    on_3090 = json.loads(capsys.readouterr().out)
+    assert on_3090["max_model_len"] == 16384 and "gpu_overrides" in on_3090["model"]
+    assert main(["estimate", str(profile), "--gpu", "4090", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["max_model_len"] == 32768
+
+
+def test_named_gpu_counts_tp_gpus(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["estimate", LLAMA, "--gpu", "T4", "--tp", "2", "--max-model-len", "8192"]) == 0
+    out = capsys.readouterr().out
+    assert "Tesla T4 (built-in table), 2 of them" in out and "warning" not in out

@@ -129,6 +129,10 @@ def test_cpu_engine_uses_the_kv_budget(monkeypatch: pytest.MonkeyPatch) -> None:
         LLAMA_8B, cpu_device(), EstimateSettings(max_model_len=4096, kv_cache_memory_bytes=GiB)
     )
     assert explicit.available_kv_bytes == GiB  # the explicit setting wins over the env var
+    crowded = estimate(
+        LLAMA_8B, cpu_device(64 * GiB, free_bytes=16 * GiB), EstimateSettings(max_model_len=4096)
+    )
+    assert crowded.verdict == "does_not_fit" and "host memory" in crowded.warnings[0]
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "lots")
     with pytest.raises(EstimateError, match="whole number of GiB"):
         estimate(LLAMA_8B, cpu_device(), EstimateSettings(max_model_len=4096))

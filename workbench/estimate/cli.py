@@ -101,8 +101,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def _device(args: argparse.Namespace, count: int) -> tuple[GpuSpec, str]:
-    """The device and a words description of where it came from."""
+def _device(args: argparse.Namespace) -> tuple[GpuSpec, str]:
+    """The device (count 1 unless NVML counted) and words saying where it came from."""
     from workbench.estimate.gpus import GpuSpec, lookup_gpu
     from workbench.estimate.model import cpu_device
     from workbench.estimate.sizes import parse_size
@@ -110,16 +110,16 @@ def _device(args: argparse.Namespace, count: int) -> tuple[GpuSpec, str]:
     if args.cpu:
         return cpu_device(), "CPU engine (--cpu)"
     if args.gpu:
-        found = lookup_gpu(args.gpu, count=count)
+        found = lookup_gpu(args.gpu)
         if found is None:
             from workbench.estimate.gpus import known_gpus
 
             names = ", ".join(g.name for g in known_gpus())
             raise _fail(f"--gpu {args.gpu!r}: unknown GPU; known: {names}; or use --gpu-mem 24GiB")
-        return found, f"{found.name} x{count} (built-in table)"
+        return found, f"{found.name} (built-in table)"
     if args.gpu_mem:
         total = parse_size(args.gpu_mem)
-        return GpuSpec(f"GPU with {args.gpu_mem}", total, count=count), f"{args.gpu_mem} per GPU"
+        return GpuSpec(f"GPU with {args.gpu_mem}", total), f"{args.gpu_mem} per GPU"
     from workbench.gpu import NvmlSampler
 
     sampler = NvmlSampler()
@@ -137,7 +137,9 @@ def _device(args: argparse.Namespace, count: int) -> tuple[GpuSpec, str]:
     return cpu_device(), f"CPU engine ({reason}; pass --gpu NAME or --gpu-mem SIZE for a GPU)"
 
 
-def _load(target: str) -> tuple[ModelFacts, EstimateSettings, str]:
+def _load(target: str, gpu_name: str | None) -> tuple[ModelFacts, EstimateSettings, str]:
+    """Model facts and settings from a model directory, or a profile with the
+    [gpu_overrides] for ``gpu_name`` applied."""
     from workbench.estimate.facts import read_model_facts
     from workbench.estimate.model import EstimateSettings
 
@@ -147,7 +149,7 @@ def _load(target: str) -> tuple[ModelFacts, EstimateSettings, str]:
     from workbench.profiles import ProfileError, load_profile
 
     try:
-        loaded = load_profile(target)
+        loaded = load_profile(target, gpu_name=gpu_name)
     except ProfileError as exc:
         raise _fail(str(exc)) from None
     if loaded.model_dir is None:
@@ -156,7 +158,10 @@ def _load(target: str) -> tuple[ModelFacts, EstimateSettings, str]:
     space = loaded.profile.env.get("VLLM_CPU_KVCACHE_SPACE", "").strip()
     if space.isdigit() and settings.kv_cache_memory_bytes is None:
         settings = replace(settings, kv_cache_memory_bytes=int(space) * 1024**3)
-    return read_model_facts(loaded.model_dir), settings, f"profile {loaded.name}"
+    source = f"profile {loaded.name}"
+    if loaded.applied_gpu_override:
+        source += f' (with [gpu_overrides."{loaded.applied_gpu_override}"])'
+    return read_model_facts(loaded.model_dir), settings, source
 
 
 def _gib(value: int) -> str:
@@ -218,10 +223,14 @@ def run(args: argparse.Namespace) -> int:
     from workbench.estimate.solver import smallest_utilization
 
     try:
-        facts, settings, source = _load(args.target)
+        gpu, device = _device(args)
+        facts, settings, source = _load(args.target, gpu.name if gpu.device == "cuda" else None)
         settings = replace(settings, **_overrides(args))
-        count = settings.tensor_parallel_size * settings.pipeline_parallel_size
-        gpu, device = _device(args, count)
+        if gpu.device == "cuda" and (args.gpu or args.gpu_mem):
+            # a named GPU stands for as many identical GPUs as tp × pp needs
+            count = settings.tensor_parallel_size * settings.pipeline_parallel_size
+            gpu = replace(gpu, count=count)
+            device += f", {count} of them" if count > 1 else ""
         store = CalibrationStore()
         result = estimate(facts, gpu, settings, calibration=store)
         lowest = None

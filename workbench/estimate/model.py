@@ -197,21 +197,27 @@ def cpu_kv_budget(settings: EstimateSettings) -> int | None:
     return None
 
 
-def host_total_bytes() -> int:
-    """MemTotal from /proc/meminfo (0 when unreadable)."""
+def host_memory() -> tuple[int, int | None]:
+    """(MemTotal, MemAvailable) from /proc/meminfo; (0, None) when unreadable."""
+    values: dict[str, int] = {}
     try:
         with open("/proc/meminfo", encoding="ascii") as handle:
             for line in handle:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
+                key, _, rest = line.partition(":")
+                if key in ("MemTotal", "MemAvailable") and rest.split():
+                    values[key] = int(rest.split()[0]) * 1024
+    except (OSError, ValueError):
         pass
-    return 0
+    return values.get("MemTotal", 0), values.get("MemAvailable")
 
 
-def cpu_device(total_bytes: int | None = None) -> GpuSpec:
-    """The host as a device (CPU engine semantics)."""
-    return GpuSpec("cpu", total_bytes or host_total_bytes(), device="cpu")
+def cpu_device(total_bytes: int | None = None, free_bytes: int | None = None) -> GpuSpec:
+    """The host as a device (CPU engine semantics). Without arguments: this host's
+    MemTotal and MemAvailable; with ``total_bytes`` only: no free-memory check."""
+    if total_bytes is None:
+        total_bytes, measured_free = host_memory()
+        free_bytes = measured_free if free_bytes is None else free_bytes
+    return GpuSpec("cpu", total_bytes, free_bytes=free_bytes, device="cpu")
 
 
 def _validate(facts: ModelFacts, settings: EstimateSettings) -> None:
@@ -291,6 +297,14 @@ def estimate(
         overhead, act, graphs = 0, 0, 0
         available = kv_budget
         budget = kv_budget + weights
+        if gpu.free_bytes is not None and budget > gpu.free_bytes:
+            # vllm/v1/worker/cpu_worker.py refuses a KV budget above the memory still
+            # available after the weights are loaded
+            warnings.append(
+                f"host memory: KV {format_gib(kv_budget)} + weights {format_gib(weights)} > "
+                f"available {format_gib(gpu.free_bytes)}; vLLM refuses to start; lower "
+                "VLLM_CPU_KVCACHE_SPACE / kv_cache_memory_bytes"
+            )
     else:
         cuda_total = max(0, gpu.total_bytes - CUDA_RESERVED_BYTES)
         budget = int(cuda_total * settings.gpu_memory_utilization)
@@ -350,6 +364,9 @@ def estimate(
     elif any(w.startswith("other processes") for w in warnings):
         verdict = "does_not_fit"
         reason = "not enough free memory on the GPU for total × gpu_memory_utilization"
+    elif any(w.startswith("host memory") for w in warnings):
+        verdict = "does_not_fit"
+        reason = "not enough available host memory for the weights plus the KV budget"
     elif concurrency < settings.n * (1 + TIGHT_HEADROOM):
         verdict = "tight"
         reason = (
