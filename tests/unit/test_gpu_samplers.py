@@ -234,3 +234,13 @@ def test_fake_sampler_holds_then_cycles() -> None:
     assert cycling.closed
     with pytest.raises(ValueError):
         FakeVramSampler([])
+
+
+def test_importing_the_gpu_package_loads_no_pynvml() -> None:
+    """The UI imports workbench.gpu at start-up; pynvml loads only when a sampler is made."""
+    code = (
+        "import sys, workbench.gpu; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pynvml', 'torch', 'vllm')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -133,6 +133,9 @@ class CalibrationStore:
     ) -> str:
         """Store what vLLM measured after a successful load; returns the key.
 
+        ``figures`` are per GPU, as vLLM's worker logs them (weights_bytes = "Model loading took
+        X GiB" of one rank; available_kv_bytes = "Available KV cache memory").
+
         ``total_bytes`` is the GPU's total memory (NVML); without it the built-in GPU table is
         used, and with neither only the weights and KV figures are kept.
         """
