@@ -268,6 +268,25 @@ def test_estimate_profile_reads_engine_settings_and_env(tmp_path: Path) -> None:
     assert on_gpu == direct
     on_cpu = estimate_profile(loaded, None, max_model_len=4096)
     assert on_cpu.available_kv_bytes == 2 * GiB and on_cpu.max_model_len == 4096
+    # the user's calibration store is used by default
+    store = CalibrationStore()
+    figures = Figures(1, 1, 16, on_gpu.available_kv_bytes - GiB, on_gpu.weights_bytes, 8192)
+    store.record_load(
+        LLAMA_8B,
+        RTX_3090.name,
+        "0.32.0",
+        figures,
+        EstimateSettings(max_model_len=8192, gpu_memory_utilization=0.85, n=4),
+        total_bytes=RTX_3090.total_bytes,
+    )
+    calibrated = estimate_profile(loaded, RTX_3090)
+    assert calibrated.calibrated_from_loads == 1
+    assert calibrated.available_kv_bytes == on_gpu.available_kv_bytes - GiB
+    assert estimate_profile(loaded, RTX_3090, calibration=None) == on_gpu
+    store.path.write_text("not json")
+    broken = estimate_profile(loaded, RTX_3090)
+    assert broken.available_kv_bytes == on_gpu.available_kv_bytes
+    assert broken.warnings[0].startswith("calibration ignored:")
 
 
 def test_estimate_profile_without_model(tmp_path: Path) -> None:

@@ -311,10 +311,14 @@ def estimate(
         overhead = non_torch_bytes(settings)
         act = activation_bytes(facts, settings, batched, num_seqs)
         graphs = cuda_graph_bytes(facts, settings, num_seqs)
+        correction = None
         if calibration is not None:
-            correction = calibration.correction_for(
-                gpu_name=gpu.name, vllm_version=vllm_version, facts=facts, settings=settings
-            )
+            try:
+                correction = calibration.correction_for(
+                    gpu_name=gpu.name, vllm_version=vllm_version, facts=facts, settings=settings
+                )
+            except EstimateError as exc:  # a broken calibration file must not block estimates
+                warnings.append(f"calibration ignored: {exc}")
             if correction is not None:
                 loads = correction.loads
                 if correction.weights_bytes is not None:
@@ -404,16 +408,27 @@ def estimate(
     )
 
 
+_USER_CALIBRATION: Any = object()
+
+
 def estimate_profile(
     loaded: LoadedProfile,
     gpu: GpuSpec | None,
     *,
-    calibration: CalibrationStore | None = None,
+    calibration: CalibrationStore | None = _USER_CALIBRATION,
     **setting_overrides: Any,
 ) -> Estimate:
-    """Estimate for a loaded profile; ``gpu`` None → CPU engine semantics."""
+    """Estimate for a loaded profile; ``gpu`` None → CPU engine semantics.
+
+    By default the user's calibration store (data_dir()/calibration.json) corrects the estimate
+    with earlier loads on the same GPU; ``calibration=None`` gives pure math.
+    """
     from workbench.estimate.facts import read_model_facts
 
+    if calibration is _USER_CALIBRATION:
+        from workbench.estimate.calibration import CalibrationStore
+
+        calibration = CalibrationStore()
     if loaded.model_dir is None:
         raise EstimateError(
             f"profile {loaded.name}: {loaded.model_error or 'model directory not found'}"
