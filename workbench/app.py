@@ -232,6 +232,8 @@ class WorkbenchApp(App[None]):
     def _engine_loaded(self, event: EngineLoaded) -> None:
         self.query_one(StatusBar).show_ready(event.figures)
         tuner = self.query_one(TunerView)
+        if tuner.profile is None:
+            tuner.open_profile(event.profile)
         if tuner.profile is not None and tuner.profile.path == event.profile.path:
             tuner.show_actual(event.figures)
         self.chat_view.set_profile(event.profile)

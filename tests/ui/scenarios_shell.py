@@ -110,11 +110,11 @@ GPU_FIGURES = EngineFigures(
     vllm_version="0.32.0",
     max_model_len=16384,
     block_size=16,
-    num_blocks=3852,
-    kv_cache_tokens=61632,
-    max_concurrency=3.76,
+    num_blocks=6866,
+    kv_cache_tokens=109_856,
+    max_concurrency=6.70,
     weights_bytes=15_231_233_024,
-    available_kv_bytes=3_528_458_240,
+    available_kv_bytes=6_299_582_464,
     load_seconds=41.2,
 )
 
@@ -292,6 +292,23 @@ def loading_in_progress(root: Path) -> Scenario:
     return Scenario(app, run_before, dirs)
 
 
+def tuner_after_load(root: Path) -> Scenario:
+    """qwen2.5-7b-chat loaded on a 4090: the Tuner puts its estimate beside vLLM's figures."""
+    engine = FakeEngine(figures=GPU_FIGURES)
+    samples = [gpu_sample(0.88)]
+    app, dirs = build_app(
+        root, engine=engine, samples=samples, initial_profile="qwen2.5-7b-chat", autoload=True
+    )
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_for_engine(pilot)
+        await take_samples(pilot, 1)
+        await pilot.press("f2")
+        await settle(pilot)
+
+    return Scenario(app, run_before, dirs)
+
+
 def gauge_near_limit(root: Path) -> Scenario:
     """Engine ready on a 4090 that is 95% full: the gauge turns yellow and attributes memory."""
     engine = FakeEngine(figures=GPU_FIGURES)
@@ -378,6 +395,7 @@ SCENARIOS: dict[str, Callable[[Path], Scenario]] = {
     "profiles_with_invalid": profiles_with_invalid,
     "tuner_fitting": tuner_fitting,
     "tuner_not_fitting": tuner_not_fitting,
+    "tuner_after_load": tuner_after_load,
     "loading_in_progress": loading_in_progress,
     "gauge_near_limit": gauge_near_limit,
     "gauge_no_gpu": gauge_no_gpu,

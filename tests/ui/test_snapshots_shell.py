@@ -15,6 +15,7 @@ from tests.ui.scenarios_shell import (
     load_failure,
     loading_in_progress,
     profiles_with_invalid,
+    tuner_after_load,
     tuner_fitting,
     tuner_not_fitting,
 )
@@ -48,6 +49,13 @@ def test_tuner_not_fitting(snap_compare: SnapCompare, tmp_path: Path) -> None:
     assert _compare(snap_compare, tuner_not_fitting, tmp_path)
 
 
+def test_tuner_estimate_beside_vllm_after_load(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see the Tuner on qwen2.5-7b-chat after a load, with a table "Estimate vs vLLM
+    (last load)" listing max_model_len, KV tokens (vLLM: 109,856), blocks, block size, weights,
+    KV memory and max concurrency in two columns; the status bar says ready."""
+    assert _compare(snap_compare, tuner_after_load, tmp_path)
+
+
 def test_loading_in_progress(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """You should see the status bar say "⏳ loading weights · 2.1 s · model.safetensors" for
     qwen2.5-7b-chat (project), with the Profiles list below."""
@@ -56,8 +64,8 @@ def test_loading_in_progress(snap_compare: SnapCompare, tmp_path: Path) -> None:
 
 def test_gauge_near_limit(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """You should see GPU0 RTX 4090 at 22.8 / 24.0 GiB 95% in yellow with "⚠ near limit", the
-    bar split into other procs 1.5 GiB │ weights 14.2 GiB │ KV cache 3.3 GiB │ other │ free,
-    a rising sparkline, and power shown as n/a; the status bar says ready with 61,632 KV
+    bar split into other procs 1.5 GiB │ weights 14.2 GiB │ KV cache 5.9 GiB │ other │ free,
+    a rising sparkline, and power shown as n/a; the status bar says ready with 109,856 KV
     tokens."""
     assert _compare(snap_compare, gauge_near_limit, tmp_path)
 

@@ -53,6 +53,15 @@ def estimate_segments(estimate: Estimate) -> list[Segment]:
     ]
 
 
+def relative_difference(estimated: float, measured: float | None) -> Text:
+    """How far the estimate is from vLLM's figure, e.g. "+2.6%"; within 5% is green."""
+    if measured is None or measured == 0:
+        return Text("n/a", style="dim")
+    difference = (estimated - measured) / measured * 100
+    style = "green" if abs(difference) < 5 else "yellow" if abs(difference) < 15 else "red"
+    return Text(f"{difference:+.1f}%", style=style)
+
+
 class TunerView(Vertical):
     """Settings form on the left, live estimate on the right, estimate-vs-actual after a load."""
 
@@ -287,6 +296,7 @@ class TunerView(Vertical):
         table.add_column("")
         table.add_column("estimate", justify="right")
         table.add_column("vLLM", justify="right")
+        table.add_column("Δ", justify="right")
         rows = (
             ("max_model_len", format_count(estimate.max_model_len),
              format_count(actual.max_model_len)),
@@ -299,8 +309,17 @@ class TunerView(Vertical):
             ("max concurrency", f"{estimate.max_concurrency:.2f}×",
              format_optional(actual.max_concurrency, ".2f", "×")),
         )
-        for row in rows:
-            table.add_row(*row)
+        numbers = (
+            (estimate.max_model_len, actual.max_model_len),
+            (estimate.kv_tokens, actual.kv_cache_tokens),
+            (estimate.num_blocks, actual.num_blocks),
+            (estimate.block_size, actual.block_size),
+            (estimate.weights_bytes, actual.weights_bytes),
+            (estimate.available_kv_bytes, actual.available_kv_bytes),
+            (estimate.max_concurrency, actual.max_concurrency),
+        )
+        for row, (estimated, measured) in zip(rows, numbers, strict=True):
+            table.add_row(*row, relative_difference(estimated, measured))
         return table
 
     # -- actions ----------------------------------------------------------------------
