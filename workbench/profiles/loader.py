@@ -6,6 +6,7 @@ Every failure is a ``ProfileError`` naming the file, the line and the dotted key
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -402,7 +403,29 @@ def validate_merged(data: dict[str, Any], chain: list[ProfileSource], base_dir: 
     return profile
 
 
+def _non_finite(value: Any, prefix: KeyPath) -> KeyPath | None:
+    """The path of the first nan/inf float in ``value``; None when there is none."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return prefix
+    if isinstance(value, Mapping):
+        items: list[tuple[str | int, Any]] = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, (*prefix, key))
+        if found is not None:
+            return found
+    return None
+
+
 def _validate_schema(data: dict[str, Any], chain: list[ProfileSource]) -> Profile:
+    bad_number = _non_finite(data, ())
+    if bad_number is not None:
+        raise error_at(
+            chain, bad_number, "nan and inf are not usable settings", "write a finite number"
+        )
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:

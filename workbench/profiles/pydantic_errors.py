@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -84,7 +85,11 @@ def _describe(error: Any, key: KeyPath, data: Mapping[str, Any]) -> tuple[str, s
         message = f"expected {expected}, got {_toml_value(value)}"
         if isinstance(value, str) and _parses_as(value, kind):
             return message, f"write {value.lower()} without quotes"
-        if kind in ("int_type", "int_from_float") and isinstance(value, float):
+        if (
+            kind in ("int_type", "int_from_float")
+            and isinstance(value, float)
+            and math.isfinite(value)
+        ):
             return message, f"write a whole number, e.g. {int(value)}"
         if kind == "list_type" and isinstance(value, str):
             return message, f"write an array: [{_toml_string(value)}]"
