@@ -18,7 +18,13 @@ from typing import Any, cast
 
 import pytest
 
-from workbench.estimate import EstimateSettings, cpu_device, estimate, read_model_facts
+from workbench.estimate import (
+    EstimateError,
+    EstimateSettings,
+    cpu_device,
+    estimate,
+    read_model_facts,
+)
 from workbench.estimate.kv import kv_heads_per_gpu, page_bytes_per_token
 
 vllm = pytest.importorskip("vllm", reason="vllm is not installed")
@@ -46,10 +52,22 @@ class VllmFigures:
 
 
 def _vllm_figures(
-    model: str, max_model_len: int, kv_bytes: int, kv_cache_dtype: str, block_size: int | None
+    model: str,
+    max_model_len: int,
+    kv_bytes: int,
+    kv_cache_dtype: str,
+    block_size: int | None,
+    tp: int = 1,
+    pp: int = 1,
 ) -> VllmFigures:
+    """vLLM's own numbers: per-layer specs from real ``Attention`` layers, split into pipeline
+    stages as vLLM does, then ``get_kv_cache_configs`` (which raises its startup error when one
+    request does not fit; the estimated maximum length is read from that message)."""
+    import re
+
     from vllm.config import set_current_vllm_config
     from vllm.distributed.kv_transfer.kv_connector.utils import get_current_attn_backends
+    from vllm.distributed.utils import get_pp_indices
     from vllm.engine.arg_utils import EngineArgs
     from vllm.model_executor.layers.attention.attention import Attention
     from vllm.utils.torch_utils import kv_cache_dtype_str_to_dtype
@@ -68,6 +86,8 @@ def _vllm_figures(
         load_format="dummy",
         kv_cache_dtype=cast(Any, kv_cache_dtype),
         block_size=block_size,
+        tensor_parallel_size=tp,
+        pipeline_parallel_size=pp,
     )
     config = args.create_engine_config()
     model_config, parallel = config.model_config, config.parallel_config
@@ -77,9 +97,10 @@ def _vllm_figures(
         .model_config.max_model_len
     )
     hf_text = model_config.hf_text_config
+    total_layers = hf_text.num_hidden_layers
     specs: dict[str, KVCacheSpec] = {}
     with set_current_vllm_config(config):
-        for index in range(model_config.get_num_layers(parallel)):
+        for index in range(total_layers):
             name = f"model.layers.{index}.self_attn.attn"
             if model_config.use_mla:
                 cache_dtype = config.cache_config.cache_dtype
@@ -114,25 +135,28 @@ def _vllm_figures(
             specs[name] = spec
         layouts = get_supported_kv_cache_layouts(get_current_attn_backends(config))
         resolve_kv_cache_layout(config, [[layout.name for layout in layouts]], list(specs.values()))
+    names = list(specs)
+    stages = []
+    for rank in range(pp):
+        start, end = get_pp_indices(total_layers, rank, pp)
+        stages.append({name: specs[name] for name in names[start:end]})
     groups = kv_cache_utils.get_kv_cache_groups(config, dict(specs))
-    pool_block = kv_cache_utils._pool_bytes_per_block(config, groups)
-    check_memory = kv_bytes - pool_block
-    fits = kv_cache_utils._max_memory_usage_bytes_from_groups(config, groups) <= check_memory
-    estimated = kv_cache_utils._estimate_max_model_len_from_groups(config, groups, check_memory)
-    worker_configs = (
-        kv_cache_utils.get_kv_cache_configs(config, [specs], [kv_bytes]) if fits else None
-    )
-    if worker_configs is not None:
+    try:
+        worker_configs = kv_cache_utils.get_kv_cache_configs(config, stages, [kv_bytes] * pp)
+    except ValueError as exc:
+        found = re.search(r"estimated maximum model length is (\d+)", str(exc))
+        fits, estimated = False, int(found.group(1)) if found else 0
+        tokens, concurrency, num_blocks = -1, -1.0, -1
+    else:
+        fits, estimated = True, config.model_config.max_model_len
         scheduler = kv_cache_utils.generate_scheduler_kv_cache_config(worker_configs)
         tokens, concurrency = kv_cache_utils.get_kv_cache_capacity(config, scheduler)
         num_blocks = worker_configs[0].num_blocks
-    else:
-        tokens, concurrency, num_blocks = -1, -1.0, kv_bytes // pool_block
     return VllmFigures(
         page_size_bytes={s.page_size_bytes for s in specs.values()},
         block_sizes={s.block_size for s in specs.values()},
         group_block_size=min(g.kv_cache_spec.block_size for g in groups),
-        num_layers=len(specs),
+        num_layers=max(len(stage) for stage in stages),
         num_blocks=num_blocks,
         kv_tokens=tokens,
         max_concurrency=concurrency,
@@ -197,6 +221,43 @@ def test_blocks_tokens_and_concurrency_equal_vllm(
     if theirs.fits:
         assert ours.num_blocks == theirs.num_blocks
         assert ours.kv_tokens == theirs.kv_tokens
+        assert ours.max_concurrency == pytest.approx(theirs.max_concurrency, rel=1e-12)
+
+
+PARALLEL = [(2, 1), (4, 1), (1, 2), (2, 2)]
+
+
+@pytest.mark.parametrize(("tp", "pp"), PARALLEL, ids=lambda v: str(v))
+@pytest.mark.parametrize("model", MODEL_NAMES)
+def test_tensor_and_pipeline_parallel_equal_vllm(
+    model: str, tp: int, pp: int, vllm_cache: dict[tuple[Any, ...], VllmFigures]
+) -> None:
+    """Per-GPU KV under tp × pp: replicated KV heads, MLA unsplit, the most loaded stage,
+    pp concurrent batches in flight; where vLLM refuses the split, so do we."""
+    facts = read_model_facts(MODELS_DIR / model)
+    max_model_len = min(4096, facts.derived_max_model_len)
+    settings = EstimateSettings(
+        max_model_len=max_model_len,
+        kv_cache_memory_bytes=GiB // 2,
+        tensor_parallel_size=tp,
+        pipeline_parallel_size=pp,
+    )
+    key = (model, max_model_len, GiB // 2, "auto", None, tp, pp)
+    try:
+        if key not in vllm_cache:
+            vllm_cache[key] = _vllm_figures(model, max_model_len, GiB // 2, "auto", None, tp, pp)
+    except Exception as exc:  # vLLM's config validation refused this split
+        assert "divisible" in str(exc), exc
+        with pytest.raises(EstimateError, match="divisible"):
+            estimate(facts, cpu_device(64 * GiB), settings)
+        return
+    theirs = vllm_cache[key]
+    ours = estimate(facts, cpu_device(64 * GiB), settings)
+    assert ours.kv_bytes_per_token == page_bytes_per_token(facts, tp) * theirs.num_layers
+    assert (ours.verdict != "does_not_fit") == theirs.fits
+    assert min(ours.largest_fitting_max_model_len or 0, max_model_len) == theirs.estimated_max_len
+    if theirs.fits:
+        assert (ours.num_blocks, ours.kv_tokens) == (theirs.num_blocks, theirs.kv_tokens)
         assert ours.max_concurrency == pytest.approx(theirs.max_concurrency, rel=1e-12)
 
 

@@ -88,7 +88,7 @@ def test_cpu_flag(capsys: pytest.CaptureFixture[str]) -> None:
         (["--gpu", "Voodoo 5"], "unknown GPU"),
         (["--gpu-mem", "lots"], "cannot read size"),
         (["--gpu", "3090", "--util", "2"], "gpu_memory_utilization 2.0"),
-        (["--gpu", "3090", "--tp", "3"], "does not divide"),
+        (["--gpu", "3090", "--tp", "3"], "not divisible"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(

@@ -228,6 +228,12 @@ def _validate(facts: ModelFacts, settings: EstimateSettings) -> None:
     for name in ("tensor_parallel_size", "pipeline_parallel_size", "n"):
         if getattr(settings, name) < 1:
             raise EstimateError(f"{name} {getattr(settings, name)}: must be >= 1")
+    tp = settings.tensor_parallel_size
+    if facts.num_attention_heads % tp:
+        raise EstimateError(
+            f"tensor_parallel_size {tp}: the model's {facts.num_attention_heads} attention heads "
+            "are not divisible by it (vLLM refuses); pick a divisor"
+        )
     if settings.max_model_len is not None and settings.max_model_len < 1:
         raise EstimateError(f"max_model_len {settings.max_model_len}: must be >= 1")
     if facts.weights_bytes is None:
