@@ -1,0 +1,137 @@
+"""Per-sample stream state: split each delta into reasoning and answer with vLLM's own reasoning
+parser (one instance per sample), count tokens, and time the sample.
+
+Used inside the engine host; the parser object is passed in, so this module imports no vllm.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.engine.api import SampleStats
+
+
+@dataclass
+class SplitDelta:
+    """One delta after splitting, with how many of its tokens were reasoning / answer."""
+
+    reasoning: str = ""
+    content: str = ""
+    reasoning_tokens: int = 0
+    answer_tokens: int = 0
+
+
+@dataclass
+class SampleTracker:
+    """Accumulates one sample (one ``CompletionOutput.index``) of a streaming request."""
+
+    index: int
+    prompt_tokens: int
+    parser: Any | None  # a vllm ReasoningParser instance, or None: everything is answer
+    started_at: float = field(default_factory=time.monotonic)
+    text: str = ""
+    reasoning: str = ""
+    content: str = ""
+    token_ids: list[int] = field(default_factory=list)
+    reasoning_tokens: int = 0
+    answer_tokens: int = 0
+    first_token_at: float | None = None
+    first_answer_at: float | None = None
+    finished_at: float | None = None
+    finish_reason: str | None = None
+    cumulative_logprob: float | None = None
+
+    def feed(self, delta_text: str, delta_ids: Sequence[int]) -> SplitDelta:
+        """Add one DELTA output; return its reasoning/answer split."""
+        now = time.monotonic()
+        if delta_ids and self.first_token_at is None:
+            self.first_token_at = now
+        previous_text, previous_ids = self.text, list(self.token_ids)
+        self.text += delta_text
+        self.token_ids.extend(delta_ids)
+        split = self._split(previous_text, previous_ids, delta_text, delta_ids)
+        self.reasoning += split.reasoning
+        self.content += split.content
+        self.reasoning_tokens += split.reasoning_tokens
+        self.answer_tokens += split.answer_tokens
+        if split.content and self.first_answer_at is None:
+            self.first_answer_at = now
+        return split
+
+    def _split(
+        self,
+        previous_text: str,
+        previous_ids: list[int],
+        delta_text: str,
+        delta_ids: Sequence[int],
+    ) -> SplitDelta:
+        if self.parser is None:
+            return SplitDelta(content=delta_text, answer_tokens=len(delta_ids))
+        message = self.parser.extract_reasoning_streaming(
+            previous_text,
+            self.text,
+            delta_text,
+            previous_ids,
+            self.token_ids,
+            list(delta_ids),
+        )
+        if message is None:
+            # The parser swallowed a marker token ("<think>" / "</think>"): thinking overhead.
+            return SplitDelta(reasoning_tokens=len(delta_ids))
+        reasoning = (
+            getattr(message, "reasoning", None) or getattr(message, "reasoning_content", None) or ""
+        )
+        content = message.content or ""
+        if reasoning and content:
+            end_at = self._end_position(delta_ids)
+            reasoning_count = end_at + 1 if end_at is not None else len(delta_ids) // 2
+            return SplitDelta(reasoning, content, reasoning_count, len(delta_ids) - reasoning_count)
+        if content:
+            return SplitDelta(content=content, answer_tokens=len(delta_ids))
+        return SplitDelta(reasoning=reasoning, reasoning_tokens=len(delta_ids))
+
+    def _end_token_id(self) -> int | None:
+        token_id = getattr(self.parser, "end_token_id", None)
+        return token_id if isinstance(token_id, int) else None
+
+    def _end_position(self, delta_ids: Sequence[int]) -> int | None:
+        end_id = self._end_token_id()
+        if end_id is None or end_id not in delta_ids:
+            return None
+        return list(delta_ids).index(end_id)
+
+    def finish(self, reason: str | None, cumulative_logprob: float | None) -> SampleStats:
+        """Mark the sample done and return its figures."""
+        self.finished_at = time.monotonic()
+        self.finish_reason = reason
+        self.cumulative_logprob = cumulative_logprob
+        return self.stats()
+
+    def stats(self) -> SampleStats:
+        """Figures so far (final once ``finish`` was called)."""
+        end = self.finished_at or time.monotonic()
+        ttft = None if self.first_token_at is None else self.first_token_at - self.started_at
+        generated = len(self.token_ids)
+        rate = None
+        if self.first_token_at is not None and generated > 1 and end > self.first_token_at:
+            rate = (generated - 1) / (end - self.first_token_at)
+        thinking = None
+        if (
+            self.reasoning_tokens
+            and self.first_token_at is not None
+            and self.first_answer_at is not None
+        ):
+            thinking = self.first_answer_at - self.first_token_at
+        return SampleStats(
+            prompt_tokens=self.prompt_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            answer_tokens=self.answer_tokens,
+            finish_reason=self.finish_reason,
+            cumulative_logprob=self.cumulative_logprob,
+            time_to_first_token_s=ttft,
+            tokens_per_s=rate,
+            thinking_seconds=thinking,
+        )

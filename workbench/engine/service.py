@@ -1,0 +1,592 @@
+"""The real engine service: each loaded profile runs in its own host process (``engine.host``).
+
+Safe on the app's asyncio loop: process I/O goes through asyncio pipes and the log is tailed in
+small non-blocking reads. Load progress comes from the host's own messages plus the log lines vLLM
+writes; failures are classified from the log (the real cause is only there). Unloading asks the
+host to shut down, then escalates to SIGTERM/SIGKILL of its whole process group, and checks that
+no engine process is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.engine import logparse, protocol
+from workbench.engine.api import (
+    ChatEvent,
+    ChatMessage,
+    ChatOverrides,
+    EngineError,
+    EngineFigures,
+    EngineState,
+    ErrorKind,
+    LoadProgress,
+    LoadStage,
+    RequestFailed,
+    RequestFinished,
+    Suggestion,
+)
+
+if TYPE_CHECKING:
+    from workbench.profiles import LoadedProfile
+
+_STAGE_ORDER = list(LoadStage)
+_POLL_S = 0.1
+_LENGTH_KEYS = (
+    "max_position_embeddings",
+    "n_positions",
+    "max_seq_len",
+    "seq_length",
+    "max_sequence_length",
+    "max_seq_length",
+    "seq_len",
+)
+
+
+@dataclass
+class _Host:
+    """One running host process and its bookkeeping."""
+
+    process: asyncio.subprocess.Process
+    log_path: Path
+    profile_name: str
+    pids: set[int] = field(default_factory=set)
+    reader: asyncio.Task[None] | None = None
+    queues: dict[str, asyncio.Queue[ChatEvent]] = field(default_factory=dict)
+    stopping: bool = False
+    died: EngineError | None = None
+
+
+class _LogTail:
+    """Incremental reader of a growing log file; splits on newlines and tqdm's carriage returns."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.partial = ""
+
+    def read_new(self) -> list[str]:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+        except OSError:
+            return []
+        self.offset += len(data)
+        text = self.partial + data.decode("utf-8", errors="replace")
+        parts = re.split(r"\r\n|\n|\r", text)
+        self.partial = parts.pop()
+        return [part for part in parts if part.strip()]
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:60] or "profile"
+
+
+def _precheck(loaded: LoadedProfile, model_dir: Path, log_path: Path | None) -> None:
+    """Fail in milliseconds on what we can see without vLLM: missing files, too-long context."""
+    config_path = model_dir / "config.json"
+    if not model_dir.is_dir():
+        raise EngineError(
+            "model_files_missing",
+            f"model directory {model_dir} does not exist",
+            log_path=log_path,
+        )
+    if not config_path.is_file():
+        raise EngineError(
+            "model_files_missing",
+            f"{config_path} is missing: {model_dir} is not a Hugging Face model directory",
+            log_path=log_path,
+        )
+    requested = loaded.profile.engine.max_model_len
+    if requested is None or os.environ.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN"):
+        return
+    try:
+        config = json.loads(config_path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return  # vLLM will say what is wrong with it
+    text_config = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
+    if config.get("rope_scaling") or text_config.get("rope_scaling"):
+        return  # scaling changes the derived maximum; leave that to vLLM
+    lengths = {
+        key: value
+        for source in (config, text_config)
+        for key, value in source.items()
+        if key in _LENGTH_KEYS and isinstance(value, int) and value > 0
+    }
+    if not lengths:
+        return
+    key, derived = min(lengths.items(), key=lambda item: item[1])
+    if requested > derived:
+        raise EngineError(
+            "invalid_config",
+            f"engine.max_model_len {requested} is above the model's maximum ({key}={derived} in "
+            f"{config_path})",
+            suggestion=Suggestion("engine.max_model_len", derived, f"the model's {key}"),
+            log_path=log_path,
+        )
+
+
+class VllmEngineService:
+    """``EngineService`` backed by vLLM's AsyncLLM in a child process per loaded profile."""
+
+    def __init__(
+        self,
+        log_dir: Path | None = None,
+        *,
+        python: str = sys.executable,
+        shutdown_timeout_s: float = 30.0,
+        record_calibration: bool = True,
+    ) -> None:
+        if log_dir is None:
+            from workbench.paths import data_dir
+
+            log_dir = data_dir() / "logs"
+        self.log_dir = log_dir
+        self.python = python
+        self.shutdown_timeout_s = shutdown_timeout_s
+        self.record_calibration = record_calibration
+        self._state = EngineState()
+        self._host: _Host | None = None
+        self._last_log: Path | None = None
+        self.notes: list[str] = []
+
+    @property
+    def state(self) -> EngineState:
+        """A snapshot for the status bar."""
+        return self._state
+
+    def log_lines(self) -> list[str]:
+        """The captured engine log of the current (or last) load."""
+        if self._last_log is None:
+            return []
+        try:
+            text = self._last_log.read_text("utf-8", errors="replace")
+        except OSError:
+            return []
+        return [line for line in re.split(r"\r\n|\n|\r", text) if line.strip()]
+
+    # --- load ----------------------------------------------------------------------------------
+
+    async def load(self, profile: LoadedProfile) -> AsyncIterator[LoadProgress]:
+        """Yield progress until READY. Raises ``EngineError``; the failed host is cleaned up."""
+        if self._host is not None:
+            await self.unload()
+        started = time.monotonic()
+        self.notes = []
+        self._state = EngineState(
+            status="loading", profile_name=profile.name, stage=LoadStage.VALIDATING
+        )
+        yield LoadProgress(LoadStage.VALIDATING, 0.0, "checking the model directory")
+        try:
+            model_dir = profile.require_model_dir()
+        except Exception as exc:
+            raise self._fail(
+                EngineError(
+                    "model_files_missing",
+                    str(exc).splitlines()[0] if str(exc) else "model directory not found",
+                )
+            ) from None
+        try:
+            _precheck(profile, model_dir, None)
+        except EngineError as exc:
+            raise self._fail(exc) from None
+
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        log_path = self.log_dir / f"{stamp}-{_safe_name(profile.name)}-{uuid.uuid4().hex[:6]}.log"
+        self._last_log = log_path
+        self._state = replace(self._state, log_path=log_path)
+        host = await self._spawn(profile, model_dir, log_path)
+        self._host = host
+        tail = _LogTail(log_path)
+        reached = LoadStage.VALIDATING
+        lines = asyncio.Queue[bytes | None]()
+        pump = asyncio.create_task(self._pump_lines(host, lines))
+        try:
+            while True:
+                try:
+                    raw = await asyncio.wait_for(lines.get(), timeout=_POLL_S)
+                except TimeoutError:
+                    raw = b""
+                for line in tail.read_new():
+                    stage = logparse.stage_of_line(line)
+                    if stage is not None and _STAGE_ORDER.index(stage) > _STAGE_ORDER.index(
+                        reached
+                    ):
+                        reached = stage
+                        self._state = replace(self._state, stage=stage)
+                        yield LoadProgress(stage, time.monotonic() - started, _short(line))
+                if raw == b"":
+                    continue
+                if raw is None:  # the host exited before it was ready
+                    await host.process.wait()
+                    raise self._load_failure(
+                        host,
+                        None,
+                        f"engine host exited with code {host.process.returncode} while loading",
+                    )
+                message = protocol.decode(raw)
+                kind = message.get("ev")
+                if kind == "stage":
+                    stage = LoadStage(message["stage"])
+                    if _STAGE_ORDER.index(stage) > _STAGE_ORDER.index(reached):
+                        reached = stage
+                        self._state = replace(self._state, stage=stage)
+                        detail = ""
+                        if "validate_s" in message:
+                            detail = f"vLLM config validated in {message['validate_s']:.2f} s"
+                        yield LoadProgress(stage, time.monotonic() - started, detail)
+                elif kind == "note":
+                    self.notes.append(message["text"])
+                elif kind == "load_failed":
+                    await self._wait_exit(host, 5.0)
+                    raise self._load_failure(host, message, "engine failed to start")
+                elif kind == "ready":
+                    tail.read_new()  # figures are parsed from the whole log below
+                    figures = self._figures(message, log_path, time.monotonic() - started)
+                    host.pids.update(int(pid) for pid in message.get("pids", []))
+                    pump.cancel()
+                    host.reader = asyncio.create_task(self._read_events(host))
+                    self._state = EngineState(
+                        status="ready",
+                        profile_name=profile.name,
+                        stage=LoadStage.READY,
+                        figures=figures,
+                        log_path=log_path,
+                        pids=tuple(sorted(host.pids)),
+                    )
+                    self._calibrate(profile, model_dir, figures, message.get("settings") or {})
+                    yield LoadProgress(LoadStage.READY, figures.load_seconds, "ready")
+                    return
+        except BaseException:
+            pump.cancel()
+            if self._host is host and host.reader is None:
+                await self._kill(host)
+                self._host = None
+            raise
+
+    async def _spawn(self, profile: LoadedProfile, model_dir: Path, log_path: Path) -> _Host:
+        env = dict(os.environ)
+        env.update(profile.profile.env)
+        env["HF_HUB_OFFLINE"] = "1"
+        env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        spec = {
+            "version": protocol.PROTOCOL_VERSION,
+            "name": profile.name,
+            "profile_json": profile.profile.model_dump_json(),
+            "model_dir": str(model_dir),
+            "base_dir": str(Path(profile.path).parent),
+        }
+        with log_path.open("ab") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                self.python,
+                "-m",
+                "workbench.engine.host",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log_file,
+                env=env,
+                # Own process group: killable as a whole, and no SIGINT from the terminal.
+                start_new_session=True,
+                limit=64 * 1024 * 1024,
+            )
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(spec).encode() + b"\n")
+        await process.stdin.drain()
+        return _Host(process, log_path, profile.name, pids={process.pid})
+
+    async def _pump_lines(self, host: _Host, lines: asyncio.Queue[bytes | None]) -> None:
+        assert host.process.stdout is not None
+        while True:
+            raw = await host.process.stdout.readline()
+            if not raw:
+                await lines.put(None)
+                return
+            await lines.put(raw)
+
+    def _figures(self, ready: dict[str, Any], log_path: Path, seconds: float) -> EngineFigures:
+        parsed = logparse.parse_figures(self.log_lines())
+        return EngineFigures(
+            device=str(ready.get("device", "unknown")),
+            vllm_version=str(ready.get("vllm_version", "unknown")),
+            max_model_len=int(ready["max_model_len"]),
+            block_size=int(ready["block_size"]),
+            num_blocks=ready.get("num_blocks") or parsed.num_blocks,
+            kv_cache_tokens=parsed.kv_cache_tokens or ready.get("kv_cache_tokens"),
+            max_concurrency=parsed.max_concurrency or ready.get("max_concurrency"),
+            weights_bytes=parsed.weights_bytes,
+            available_kv_bytes=parsed.available_kv_bytes,
+            load_seconds=seconds,
+            raw_lines=tuple(parsed.raw_lines),
+        )
+
+    def _calibrate(
+        self,
+        profile: LoadedProfile,
+        model_dir: Path,
+        figures: EngineFigures,
+        settings: dict[str, Any],
+    ) -> None:
+        """Record what vLLM measured for the estimator; a calibration problem never fails a load."""
+        if not self.record_calibration:
+            return
+        try:
+            from workbench.estimate.calibration import CalibrationStore
+            from workbench.estimate.model import EstimateSettings
+
+            estimate_settings = replace(
+                EstimateSettings.from_profile(profile.profile),
+                max_model_len=figures.max_model_len,
+                block_size=figures.block_size,
+                kv_cache_memory_bytes=settings.get("kv_cache_memory_bytes"),
+            )
+            CalibrationStore().record_load(
+                model_dir, figures.device, figures.vllm_version, figures, estimate_settings
+            )
+        except Exception as exc:  # the estimator is optional here
+            self.notes.append(f"calibration not recorded: {type(exc).__name__}: {exc}")
+
+    def _load_failure(
+        self, host: _Host, message: dict[str, Any] | None, fallback: str
+    ) -> EngineError:
+        lines = self.log_lines()
+        if message is not None and message.get("error"):
+            error = protocol.error_from_dict(message["error"])
+            error.log_path = host.log_path
+            return self._fail(error)
+        if message is not None and message.get("message"):
+            lines = [*lines, str(message["message"])]
+            fallback = str(message["message"]).splitlines()[0]
+        default_kind: ErrorKind = (
+            "invalid_config" if message and message.get("phase") == "validate" else "engine_died"
+        )
+        error = logparse.classify_failure(
+            lines, fallback=fallback, log_path=host.log_path, default_kind=default_kind
+        )
+        return self._fail(error)
+
+    def _fail(self, error: EngineError) -> EngineError:
+        if error.log_path is None:
+            error.log_path = self._last_log
+        self._state = replace(self._state, status="error", error=error)
+        return error
+
+    # --- chat ----------------------------------------------------------------------------------
+
+    async def _read_events(self, host: _Host) -> None:
+        """Route host messages to the open requests; on exit, fail them with the log's cause."""
+        stdout = host.process.stdout
+        assert stdout is not None
+        try:
+            while True:
+                raw = await stdout.readline()
+                if not raw:
+                    break
+                try:
+                    message = protocol.decode(raw)
+                except ValueError:
+                    continue
+                if message.get("ev") != "events":
+                    continue
+                for item in message["items"]:
+                    event = protocol.event_from_dict(item)
+                    queue = host.queues.get(event.request_id)
+                    if queue is not None:
+                        queue.put_nowait(event)
+        finally:
+            if not host.stopping:
+                await self._host_died(host)
+
+    async def _host_died(self, host: _Host) -> None:
+        await self._wait_exit(host, 2.0)
+        code = host.process.returncode
+        how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        error = logparse.classify_failure(
+            self.log_lines(),
+            fallback=f"the engine process died ({how})",
+            log_path=host.log_path,
+        )
+        if error.kind == "engine_died":
+            error.message = f"the engine process died ({how}): {error.message}"
+        host.died = error
+        if self._host is host:
+            self._host = None
+            self._state = replace(self._state, status="error", error=error, pids=())
+        for request_id, queue in list(host.queues.items()):
+            queue.put_nowait(RequestFailed(request_id, error))
+        await self._kill(host)  # the engine core and worker outlive a killed host otherwise
+
+    async def chat(
+        self,
+        messages: list[ChatMessage],
+        overrides: ChatOverrides | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        """Stream one turn: SampleDelta/SampleFinished events, then RequestFinished/Failed."""
+        request_id = request_id or f"chat-{uuid.uuid4().hex[:12]}"
+        host = self._host
+        if host is None or host.reader is None:
+            error = self._state.error if self._state.status == "error" else None
+            yield RequestFailed(
+                request_id, error or EngineError("internal", "no model is loaded; load a profile")
+            )
+            return
+        queue: asyncio.Queue[ChatEvent] = asyncio.Queue()
+        host.queues[request_id] = queue
+        done = False
+        try:
+            await self._send(
+                host,
+                {
+                    "op": "chat",
+                    "id": request_id,
+                    "messages": protocol.messages_to_list(messages),
+                    "overrides": protocol.overrides_to_dict(overrides),
+                },
+            )
+            while True:
+                event = await queue.get()
+                yield event
+                if isinstance(event, RequestFinished | RequestFailed):
+                    done = True
+                    return
+        finally:
+            host.queues.pop(request_id, None)
+            if not done and host.died is None and not host.stopping:
+                # The consumer stopped listening mid-stream: do not leave the request running.
+                with contextlib.suppress(Exception):
+                    await self._send(host, {"op": "abort", "id": request_id})
+
+    async def _send(self, host: _Host, command: dict[str, Any]) -> None:
+        stdin = host.process.stdin
+        if stdin is None or stdin.is_closing():
+            return
+        try:
+            stdin.write(protocol.encode(command))
+            await stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the reader notices the exit and fails open requests
+
+    async def abort(self, request_id: str | None = None) -> None:
+        """Abort one request, or every running one when ``request_id`` is None."""
+        if self._host is not None:
+            await self._send(self._host, {"op": "abort", "id": request_id})
+
+    # --- unload --------------------------------------------------------------------------------
+
+    async def unload(self) -> None:
+        """Stop the engine; its processes exit and their memory is freed."""
+        host = self._host
+        if host is None:
+            self._state = EngineState(log_path=self._last_log)
+            return
+        host.stopping = True
+        host.pids.update(_descendants(host.process.pid))
+        await self._send(host, {"op": "shutdown"})
+        if not await self._wait_exit(host, self.shutdown_timeout_s):
+            self._note("host did not exit in time; terminating its process group")
+        await self._kill(host)
+        if host.reader is not None:
+            host.reader.cancel()
+            with contextlib.suppress(BaseException):
+                await host.reader
+        for request_id, queue in list(host.queues.items()):
+            queue.put_nowait(
+                RequestFinished(request_id, 0, 0, aborted=True, error="the engine was unloaded")
+            )
+        self._host = None
+        self._state = EngineState(log_path=self._last_log)
+
+    async def _wait_exit(self, host: _Host, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(host.process.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    async def _kill(self, host: _Host) -> None:
+        """SIGTERM, then SIGKILL, the host's process group and every process it started."""
+        pgid = host.process.pid
+        host.pids.update(_descendants(host.process.pid))
+        for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            alive = _alive(host.pids) or _group_alive(pgid)
+            if not alive:
+                break
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, sig)
+            for pid in _alive(host.pids):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and (_alive(host.pids) or _group_alive(pgid)):
+                await asyncio.sleep(0.1)
+        if host.process.returncode is None:
+            await self._wait_exit(host, 2.0)
+        left = _alive(host.pids)
+        if left:
+            self._note(f"engine processes still alive after kill: {sorted(left)}")
+
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def engine_pids(self) -> set[int]:
+        """Every process of the current engine (host and descendants) alive now."""
+        if self._host is None:
+            return set()
+        return {self._host.process.pid, *_descendants(self._host.process.pid)}
+
+
+def _descendants(pid: int) -> set[int]:
+    import psutil
+
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.Error:
+        return set()
+
+
+def _alive(pids: set[int]) -> set[int]:
+    import psutil
+
+    alive = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.add(pid)
+        except psutil.Error:
+            continue
+    return alive
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any non-zombie process is still in the process group (orphans included)."""
+    import psutil
+
+    for process in psutil.process_iter(["status"]):
+        try:
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == pgid:
+                return True
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            continue
+    return False
+
+
+def _short(line: str, width: int = 120) -> str:
+    line = re.sub(r"^\(\w+(?:-\d+)? pid=\d+\)\s*", "", line.strip())
+    line = re.sub(r"^(?:INFO|WARNING|ERROR|DEBUG)\s+[\d-]+ [\d:]+ \[[^\]]+\]\s*", "", line)
+    return line if len(line) <= width else line[: width - 1] + "…"
