@@ -24,6 +24,8 @@ from workbench.profiles.toml_lines import KeyPath
 ErrorFactory = Callable[[KeyPath, str, "str | None"], ProfileError]
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MIN_KV_CACHE_BYTES = 64 * 1024
+"""Below this a KV cache is a unit mistake (bytes meant as MiB), not a setting."""
 MAX_GPUS = 256
 """More GPUs than this (tensor × pipeline parallel) is a typo, not a deployment."""
 
@@ -199,10 +201,14 @@ def check_profile(
             f"tensor_parallel_size × pipeline_parallel_size = {gpus} GPUs",
             f"more than {MAX_GPUS} GPUs for one model is surely a typo; use the GPU count per node",
         )
-    if engine.kv_cache_memory_bytes is not None and engine.kv_cache_memory_bytes < 1024 * 1024:
+    if (
+        engine.kv_cache_memory_bytes is not None
+        and engine.kv_cache_memory_bytes < MIN_KV_CACHE_BYTES
+    ):
         raise error(
             ("engine", "kv_cache_memory_bytes"),
-            f"{engine.kv_cache_memory_bytes} bytes cannot hold even one KV block",
+            f"{engine.kv_cache_memory_bytes} bytes (under 64 KiB) is too small for a KV cache; "
+            "this looks like a unit mistake",
             "the value is in bytes: 67108864 is 64 MiB",
         )
     if (
