@@ -292,6 +292,20 @@ def loading_in_progress(root: Path) -> Scenario:
     return Scenario(app, run_before, dirs)
 
 
+def tuner_invalid_input(root: Path) -> Scenario:
+    """The Tuner refusing gpu_memory_utilization = 1.5 inline, with the reason."""
+    app, dirs = build_app(root, initial_profile="qwen2.5-7b-chat")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        app.query_one("#field-gpu_memory_utilization", Input).value = "1.5"
+        await settle(pilot)
+
+    return Scenario(app, run_before, dirs)
+
+
 def tuner_after_load(root: Path) -> Scenario:
     """qwen2.5-7b-chat loaded on a 4090: the Tuner puts its estimate beside vLLM's figures."""
     engine = FakeEngine(figures=GPU_FIGURES)
@@ -395,6 +409,7 @@ SCENARIOS: dict[str, Callable[[Path], Scenario]] = {
     "profiles_with_invalid": profiles_with_invalid,
     "tuner_fitting": tuner_fitting,
     "tuner_not_fitting": tuner_not_fitting,
+    "tuner_invalid_input": tuner_invalid_input,
     "tuner_after_load": tuner_after_load,
     "loading_in_progress": loading_in_progress,
     "gauge_near_limit": gauge_near_limit,

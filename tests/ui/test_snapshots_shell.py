@@ -17,6 +17,7 @@ from tests.ui.scenarios_shell import (
     profiles_with_invalid,
     tuner_after_load,
     tuner_fitting,
+    tuner_invalid_input,
     tuner_not_fitting,
 )
 
@@ -56,6 +57,13 @@ def test_tuner_estimate_beside_vllm_after_load(snap_compare: SnapCompare, tmp_pa
     assert _compare(snap_compare, tuner_after_load, tmp_path)
 
 
+def test_tuner_refuses_invalid_input_inline(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see the Tuner with gpu_memory_utilization "1.5" highlighted in red and the
+    reason "✖ must be in (0, 1], got 1.5" under it, and the estimate replaced by "Fix the
+    highlighted fields to see an estimate."."""
+    assert _compare(snap_compare, tuner_invalid_input, tmp_path)
+
+
 def test_loading_in_progress(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """You should see the status bar say "⏳ loading weights · 2.1 s · model.safetensors" for
     qwen2.5-7b-chat (project), with the Profiles list below."""
@@ -71,8 +79,9 @@ def test_gauge_near_limit(snap_compare: SnapCompare, tmp_path: Path) -> None:
 
 
 def test_gauge_without_gpu(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    """You should see "No GPU (NVML: driver not loaded)" and the CPU engine's 1.5 GiB of host
-    RAM, its KV budget 1.0 GiB and host use 12.0 / 32.0 GiB, with a sparkline of engine RSS."""
+    """You should see "No GPU · CPU engine 1.5 GiB RAM · KV budget 1.0 GiB · host 12.0 GiB /
+    32.0 GiB used" with a sparkline of engine RSS, and under it the host-memory legend and the
+    reason "NVML: driver not loaded"."""
     assert _compare(snap_compare, gauge_no_gpu, tmp_path)
 
 

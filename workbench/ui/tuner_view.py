@@ -233,6 +233,7 @@ class TunerView(Vertical):
         if self.errors:
             figures.update(Text("Fix the highlighted fields to see an estimate.", style="yellow"))
             largest.update("")
+            bar.set_segments([])  # a stale bar would describe values no longer on screen
             return
         if self.estimate_error is not None:
             figures.update(Text(f"Cannot estimate: {self.estimate_error}", style="red"))

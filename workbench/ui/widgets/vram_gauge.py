@@ -190,26 +190,37 @@ class VramGauge(Widget):
         return line
 
     def _render_host(self, reason: str | None, host: HostMemory | None) -> Text:
+        width = self.size.width or 120
         text = Text()
         text.append("No GPU", style="bold yellow")
-        text.append(f" ({reason or 'no NVIDIA GPU found'})", style="dim")
+        text.append(" · CPU engine ")
         if host is None:
-            text.append(" · host memory n/a")
-            return text
-        engine_rss = host.engine_rss_bytes
-        used = host.total_bytes - host.available_bytes
-        text.append(" · CPU engine: ")
-        text.append(f"{format_bytes(engine_rss)} host RAM", style="bold")
-        text.append(f" · KV budget {format_bytes(self.kv_budget_bytes)}")
-        text.append(f" · host {format_bytes(used)} / {format_bytes(host.total_bytes)} used ")
-        text.append(sparkline(self._history.get("host", ()), 12, autoscale=True), style="cyan")
-        segments = [
-            Segment("engine", float(engine_rss or 0), STYLE_KV),
-            Segment("other", float(max(0, used - (engine_rss or 0))), STYLE_OTHER),
-            Segment("available", float(host.available_bytes), STYLE_FREE),
-        ]
+            text.append("host memory n/a")
+        else:
+            engine_rss = host.engine_rss_bytes
+            used = host.total_bytes - host.available_bytes
+            text.append(f"{format_bytes(engine_rss)} RAM", style="bold")
+            text.append(f" · KV budget {format_bytes(self.kv_budget_bytes)}")
+            text.append(f" · host {format_bytes(used)} / {format_bytes(host.total_bytes)} used ")
+            history = self._history.get("host", ())
+            text.append(sparkline(history, 12, autoscale=True), style="cyan")
+        text.truncate(width, overflow="ellipsis")
+        second = Text()
+        if host is not None:
+            engine_rss = host.engine_rss_bytes
+            used = host.total_bytes - host.available_bytes
+            second = _legend(
+                [
+                    Segment("engine", float(engine_rss or 0), STYLE_KV),
+                    Segment("other", float(max(0, used - (engine_rss or 0))), STYLE_OTHER),
+                    Segment("available", float(host.available_bytes), STYLE_FREE),
+                ]
+            )
+            second.append("  ")
+        second.append(reason or "no NVIDIA GPU found", style="dim italic")
+        second.truncate(width, overflow="ellipsis")
         text.append("\n")
-        text.append_text(_legend(segments))
+        text.append_text(second)
         return text
 
 
