@@ -549,3 +549,12 @@ def test_record_tested_on_appends_and_keeps_comments(tmp_path: Path) -> None:
     ]
     with pytest.raises(ProfileError, match="bad tested_on record: kv_cache_tokens"):
         record_tested_on(path, {"gpu": "x", "vllm_version": "1", "kv_cache_tokens": -1})
+
+
+def test_demo_is_found_outside_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./profiles here
+    loaded = load_profile("demo")
+    assert loaded.origin == "file" and loaded.profile.model.path == "builtin:demo"
+    # the packaged copy is the project's demo profile, byte for byte
+    packaged = REPO / "workbench" / "profiles" / "builtin" / "demo.toml"
+    assert packaged.read_bytes() == (REPO / "profiles" / "demo.toml").read_bytes()

@@ -27,6 +27,8 @@ MAX_PROFILE_BYTES = 1024 * 1024
 """Profiles above this size are refused before parsing (a profile is a few KiB)."""
 MAX_EXTENDS_DEPTH = 16
 OVERRIDABLE_SECTIONS = ("engine", "sampling", "chat")
+BUILTIN_PROFILES_DIR = Path(__file__).parent / "builtin"
+"""Profiles shipped inside the package (a copy of ./profiles/demo.toml), found by name last."""
 
 Origin = Literal["project", "user", "file"]
 
@@ -181,6 +183,9 @@ def locate_profile(
         candidate = directory / f"{name}.toml"
         if candidate.is_file():
             return candidate, origin  # type: ignore[return-value]
+    builtin = BUILTIN_PROFILES_DIR / f"{name}.toml"
+    if builtin.is_file():  # e.g. `workbench` run outside a checkout still finds "demo"
+        return builtin, "file"
     known = sorted(
         {p.stem for d in (project_dir, user_dir) if d.is_dir() for p in d.glob("*.toml")}
     )
