@@ -44,7 +44,7 @@ def _resolve_path(raw: str, base_dir: Path) -> Path:
         raise ModelUnavailableError(
             f"the built-in demo model is not built yet ({directory} has no config.json)",
             key="model.path",
-            hint="`workbench demo-model --help` shows how to build it",
+            hint="build it with `workbench demo-model train` (seeded, CPU)",
         )
     if not directory.exists():
         raise ProfileError(
