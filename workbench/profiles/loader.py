@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -141,8 +142,6 @@ def parse_profile_bytes(raw: bytes, path: Path) -> ProfileSource:
 
 
 def _split_toml_error(text: str) -> tuple[str, int | None]:
-    import re
-
     match = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", text)
     if match is None:
         match_end = re.search(r"\s*\(at end of document\)\s*$", text)
@@ -203,9 +202,7 @@ def _looks_like_path(value: str) -> bool:
     return value.endswith(".toml") or "/" in value or "\\" in value or Path(value).is_file()
 
 
-def _find_base(
-    name: str, child: ProfileSource, project_dir: Path, user_dir: Path, chain: list[ProfileSource]
-) -> Path:
+def _find_base(name: str, child: ProfileSource, project_dir: Path, user_dir: Path) -> Path:
     if _looks_like_path(name):
         candidate = Path(name).expanduser()
         if not candidate.is_absolute():
@@ -255,7 +252,7 @@ def load_chain(source: ProfileSource, project_dir: Path, user_dir: Path) -> list
                 key="extends",
                 hint='write extends = "other-profile"',
             )
-        base_path = _find_base(extends, current, project_dir, user_dir, chain)
+        base_path = _find_base(extends, current, project_dir, user_dir)
         resolved = {_same_file_key(s.path): i for i, s in enumerate(chain)}
         if _same_file_key(base_path) in resolved:
             start = resolved[_same_file_key(base_path)]
