@@ -111,6 +111,21 @@ def test_other_processes_block_the_start() -> None:
     assert estimate(LLAMA_8B, idle, EstimateSettings(max_model_len=8192)).warnings == ()
 
 
+def test_fixed_kv_budget_on_gpu_ignores_utilization_but_not_the_card() -> None:
+    fixed = estimate(
+        LLAMA_8B,
+        RTX_3090,
+        EstimateSettings(
+            max_model_len=8192, kv_cache_memory_bytes=4 * GiB, gpu_memory_utilization=0.5
+        ),
+    )
+    assert fixed.available_kv_bytes == 4 * GiB and fixed.verdict == "fits"
+    too_much = estimate(
+        LLAMA_8B, RTX_3090, EstimateSettings(max_model_len=8192, kv_cache_memory_bytes=9 * GiB)
+    )
+    assert too_much.verdict == "does_not_fit" and too_much.warnings[0].startswith("out of memory")
+
+
 def test_tensor_parallel_splits_weights_and_kv() -> None:
     seventy = read_model_facts(MODELS / "meta-llama__Llama-3.1-70B-Instruct")
     a100 = gpu("A100 80GB", count=4)

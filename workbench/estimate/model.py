@@ -331,7 +331,14 @@ def estimate(
                     weights = correction.weights_bytes
                 overhead = max(0, overhead + correction.overhead_delta_bytes)
         if settings.kv_cache_memory_bytes is not None:
+            # vLLM skips the utilization budget here (gpu_worker.py), so only the card limits it
             available = settings.kv_cache_memory_bytes
+            needed = weights + overhead + act + graphs + available
+            if needed > cuda_total:
+                warnings.append(
+                    f"out of memory: weights, overhead and kv_cache_memory_bytes need "
+                    f"{format_gib(needed)} but the GPU has {format_gib(cuda_total)}"
+                )
         else:
             available = budget - weights - overhead - act - graphs
         cuda_free = None if gpu.free_bytes is None else gpu.free_bytes - CUDA_RESERVED_BYTES
@@ -374,6 +381,9 @@ def estimate(
     elif any(w.startswith("other processes") for w in warnings):
         verdict = "does_not_fit"
         reason = "not enough free memory on the GPU for total × gpu_memory_utilization"
+    elif any(w.startswith("out of memory") for w in warnings):
+        verdict = "does_not_fit"
+        reason = "kv_cache_memory_bytes plus the weights exceed the GPU's memory"
     elif any(w.startswith("host memory") for w in warnings):
         verdict = "does_not_fit"
         reason = "not enough available host memory for the weights plus the KV budget"
