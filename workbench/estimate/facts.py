@@ -19,17 +19,6 @@ WeightsSource = Literal["index", "headers", "given", "config"]
 _FULL: LayerKind = "full"
 _SLIDING: LayerKind = "sliding"
 
-DTYPE_BYTES = {
-    "float32": 4,  # vLLM downcasts float32 checkpoints to 16-bit under dtype="auto"
-    "float": 4,
-    "float16": 2,
-    "half": 2,
-    "bfloat16": 2,
-    "fp8": 1,
-    "fp8_e4m3": 1,
-    "fp8_e5m2": 1,
-    "float8_e4m3fn": 1,
-}
 # Safetensors dtype codes → bytes per element (sub-byte types are packed into U8/I32 tensors).
 _SAFETENSORS_DTYPE_BYTES = {
     "F64": 8,
@@ -100,8 +89,8 @@ class ModelFacts:
 
     @property
     def dtype_bytes(self) -> int:
-        """Bytes per element of activations and the default KV cache."""
-        return min(DTYPE_BYTES.get(self.dtype, 2), 2) if self.dtype != "float32" else 2
+        """Bytes per activation element: 2, since vLLM runs bf16/fp16 (float32 is downcast)."""
+        return 2
 
     @property
     def num_attention_layers(self) -> int:

@@ -115,14 +115,17 @@ class Estimate:
 
 
 def default_max_num_batched_tokens(gpu: GpuSpec, world_size: int) -> int:
-    """vLLM's default for AsyncLLM (UsageContext.ENGINE_CONTEXT falls back to
-    SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS = 2048; vllm/engine/arg_utils.py)."""
-    del gpu, world_size
+    """vLLM's default for the embedded engine: AsyncLLM.from_engine_args uses
+    UsageContext.ENGINE_CONTEXT, which get_batch_defaults does not list, so it falls back to
+    SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS = 2048 on every device and world size
+    (vllm/engine/arg_utils.py). ``vllm serve`` and ``vllm.LLM`` use larger, device-dependent
+    values; pass max_num_batched_tokens to model them."""
+    del gpu, world_size  # kept so a device-dependent default can be added without API churn
     return 2048
 
 
 def default_max_num_seqs(gpu: GpuSpec) -> int:
-    """SchedulerConfig.DEFAULT_MAX_NUM_SEQS (128) for AsyncLLM."""
+    """SchedulerConfig.DEFAULT_MAX_NUM_SEQS (128), for the same reason."""
     del gpu
     return 128
 
