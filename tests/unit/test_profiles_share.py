@@ -13,7 +13,7 @@ from workbench.cli import main
 from workbench.profiles import Profile, load_profile
 from workbench.profiles.models import BUILTIN_DEMO_MODEL_DIR
 from workbench.profiles.serve import GENERATION_CONFIG_KEYS, from_serve, to_serve
-from workbench.profiles.share import export_profile
+from workbench.profiles.share import export_profile, looks_secret
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SHIPPED = sorted((REPO / "profiles").glob("*.toml"))
@@ -251,6 +251,34 @@ def tomllib_dump(data: dict[str, Any]) -> str:
     from workbench.profiles.store import render_toml
 
     return render_toml(data)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_export_of_shipped_profiles_only_flattens(path: Path) -> None:
+    loaded = load_profile(path)
+    exported = export_profile(loaded)
+    expected = {k: v for k, v in loaded.data.items() if k != "extends"}
+    assert exported.data == expected
+    assert all("secret" not in note for note in exported.notes)
+
+
+@pytest.mark.parametrize(
+    ("key", "secret"),
+    [
+        ("hf_token", True),
+        ("HF_TOKEN", True),
+        ("api_key", True),
+        ("openai-api-key", True),
+        ("db_password", True),
+        ("max_tokens", False),
+        ("kv_cache_tokens", False),
+        ("max_num_batched_tokens", False),
+        ("tokenizer", False),
+        ("keyword", False),
+    ],
+)
+def test_secret_key_names(key: str, secret: bool) -> None:
+    assert looks_secret(key) is secret
 
 
 def test_export_hf_cache_path_becomes_id_and_revision(tmp_path: Path) -> None:

@@ -22,7 +22,17 @@ from workbench.profiles.loader import (
 )
 from workbench.profiles.models import BUILTIN_DEMO, MODEL_DIR_ENV, expand_model_path
 
-SECRET_KEY = re.compile(r"token|api[_-]?key|password|passwd|secret|credential", re.IGNORECASE)
+SECRET_WORDS = frozenset(
+    {"token", "password", "passwd", "secret", "secrets", "credential", "credentials", "apikey"}
+)
+
+
+def looks_secret(key: str) -> bool:
+    """``hf_token``, ``api_key``, ``db_password``: yes; ``max_tokens``, ``kv_cache_tokens``: no."""
+    words = re.split(r"[_\-.\s]+", key.lower())
+    return bool(SECRET_WORDS & set(words)) or ("api" in words and "key" in words)
+
+
 TRUST_FLAG = "--trust-profile"
 
 
@@ -118,7 +128,7 @@ def _strip_secrets(table: dict[str, Any], prefix: tuple[str, ...]) -> list[str]:
     for key in list(table):
         value = table[key]
         dotted = ".".join((*prefix, key))
-        if SECRET_KEY.search(key):
+        if looks_secret(key):
             del table[key]
             notes.append(f"stripped {dotted} (looks like a secret)")
         elif isinstance(value, dict):
