@@ -128,7 +128,8 @@ def to_serve(data: Mapping[str, Any], base_dir: Path) -> ServeCommand:
     left_out = [f"sampling.{key}" for key in sampling if key not in GENERATION_CONFIG_KEYS] + [
         f"chat.{key}" for key in chat if key not in ("enable_thinking", "chat_template_kwargs")
     ]
-    left_out += [key for key in ("meta", "gpu_overrides") if data.get(key)]
+    if data.get("gpu_overrides"):
+        left_out.append("gpu_overrides (pick one with --gpu NAME)")
     env = {str(k): str(v) for k, v in dict(data.get("env", {})).items()}
     return ServeCommand(argv=argv, env=env, not_expressible=left_out)
 
