@@ -458,3 +458,8 @@ def test_vllm_own_parser_reads_to_serve_as_the_profile(path: Path, vllm_serve_pa
         GENERATION_CONFIG_KEYS[k]: v for k, v in sampling.items()
     }
     assert args.default_chat_template_kwargs == {"enable_thinking": profile.chat.enable_thinking}
+
+
+def test_validate_a_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profiles", "validate", str(REPO / "profiles")]) == 0
+    assert capsys.readouterr().out.count("ok  ") == len(SHIPPED)

@@ -200,7 +200,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     targets: list[str | Path]
     if args.paths:
-        targets = [Path(p) if (p.endswith(".toml") or Path(p).exists()) else p for p in args.paths]
+        targets = []
+        for raw in args.paths:
+            if Path(raw).is_dir() and not raw.endswith(".toml"):
+                targets += sorted(Path(raw).glob("*.toml"))  # a folder: every profile in it
+            elif raw.endswith(".toml") or Path(raw).exists():
+                targets.append(Path(raw))
+            else:
+                targets.append(raw)  # a profile name
     else:
         targets = [item.path for item in discover_profiles()]
         if not targets:
