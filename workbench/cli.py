@@ -37,7 +37,9 @@ class CliError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
-        description="A Textual workbench for vLLM. With no command, opens the app on the demo profile.",
+        description=(
+            "A Textual workbench for vLLM. With no command, opens the app on the demo profile."
+        ),
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in _COMMAND_MODULES:
@@ -51,12 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    known_commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    known_commands = _command_names(parser)
+    first = args_list[0] if args_list else None
     if DEFAULT_COMMAND in known_commands and (
-        not args_list or (args_list[0] not in known_commands and args_list[0] not in ("-h", "--help"))
+        first is None or (first not in known_commands and first not in ("-h", "--help"))
     ):
         args_list = [DEFAULT_COMMAND, *args_list]
     args = parser.parse_args(args_list)
