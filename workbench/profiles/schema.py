@@ -88,7 +88,9 @@ class EngineSection(_Strict):
     max_model_len: int | None = Field(default=None, gt=0)
     """Longest prompt + output per request, in tokens (> 0). None = the model's maximum."""
     gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
-    """Fraction of each GPU's total memory vLLM may use, in (0, 1]."""
+    """Fraction of each GPU's total memory vLLM may use, in (0, 1]. workbench defaults to 0.9,
+    not vLLM 0.32's 0.92: a workstation GPU usually also drives a desktop, and the 2% is what
+    keeps a load from failing on the free-memory check."""
     kv_cache_dtype: KvCacheDtype = "auto"
     """KV cache element type; "fp8" halves KV memory on GPUs that support it."""
     kv_cache_memory_bytes: int | None = Field(default=None, gt=0)
