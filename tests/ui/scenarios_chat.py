@@ -73,8 +73,10 @@ class ChatHostApp(App[None]):
         store: ChatStore | None = None,
         profile: LoadedProfile | None = None,
         autosave_interval_s: float = 2.0,
+        flush_hz: float = 20.0,
     ) -> None:
         super().__init__()
+        self.flush_hz = flush_hz
         self.animation_level = "none"
         self.engine = engine
         self.store = store
@@ -86,6 +88,7 @@ class ChatHostApp(App[None]):
             engine=self.engine,
             store=self.store,
             autosave_interval_s=self.autosave_interval_s,
+            flush_hz=self.flush_hz,
             id="chat",
         )
         yield Footer()
@@ -132,8 +135,10 @@ async def send_prompt(pilot: Pilot[None], text: str = PROMPT) -> None:
     await pilot.press("enter")
     await until(
         pilot,
-        lambda: len(app.chat.conversation.turns) >= turns_before + 2
-        and (app.chat.streaming or _last_turn_done(app.chat)),
+        lambda: (
+            len(app.chat.conversation.turns) >= turns_before + 2
+            and (app.chat.streaming or _last_turn_done(app.chat))
+        ),
         "the reply to start streaming",
     )
 

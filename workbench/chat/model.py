@@ -94,7 +94,8 @@ class Conversation:
                 messages.append(ChatMessage("user", turn.content))
                 continue
             chosen = turn.continued_sample
-            if chosen is None:
+            if chosen is None or not chosen.content.strip():
+                # An aborted or failed turn with no answer is not sent back as an empty reply.
                 continue
             keep = thinking_history == "keep_all" or (
                 thinking_history == "keep_last" and position == last_assistant

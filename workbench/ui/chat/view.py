@@ -165,7 +165,7 @@ class ChatView(Vertical):
         yield PromptInput(placeholder="Message the model — Enter sends", id="chat-input")
 
     def on_mount(self) -> None:
-        self._flush_timer = self.set_interval(1 / self.flush_hz, self._on_flush_tick)
+        self._flush_timer = self.set_interval(1 / self.flush_hz, self.flush_tick)
         self._refresh_placeholder()
         self._refresh_quick_bar()
 
@@ -371,7 +371,9 @@ class ChatView(Vertical):
 
     # -- buffered streaming -------------------------------------------------------
 
-    async def _on_flush_tick(self) -> None:
+    async def flush_tick(self) -> None:
+        """One timer tick: flush buffered deltas; every ``autosave_interval_s`` of streaming,
+        autosave (counted in ticks, so tests can drive it without a clock)."""
         if self._streaming_view is None:
             return
         await self._streaming_view_flush(self._streaming_view)

@@ -1,0 +1,236 @@
+"""Pilot tests of the chat flows, asserting on the view's state and on what the fake engine got."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from textual.widgets import Markdown
+
+from tests.ui.scenarios_chat import (
+    TERMINAL_SIZE,
+    ChatHostApp,
+    demo_profile,
+    host,
+    send_prompt,
+    settle,
+    until,
+)
+from workbench.chat.model import AssistantTurn, Conversation, SampleRecord, UserTurn
+from workbench.chat.store import ChatStore
+from workbench.engine.api import ChatMessage, ChatOverrides, SampleStats
+from workbench.engine.fake import FakeEngine, turn_n4_majority, turn_thinking_then_answer
+from workbench.ui.chat.sample_column import SampleColumn
+from workbench.ui.chat.turns import AssistantTurnView, UserMessage
+from workbench.ui.chat.view import ConversationLog
+
+
+async def wait_for_autosaves(app: ChatHostApp) -> None:
+    """Wait for autosave workers only (the stream's worker is frozen on purpose)."""
+    autosaves = [w for w in app.workers if w.group == "chat-autosave"]
+    if autosaves:  # an empty list would mean "every worker" to wait_for_complete
+        await app.workers.wait_for_complete(autosaves)
+
+
+def last_turn(app: ChatHostApp) -> AssistantTurn:
+    turn = app.chat.conversation.turns[-1]
+    assert isinstance(turn, AssistantTurn)
+    return turn
+
+
+async def test_abort_then_n4_then_pick_sample_2_then_continue(tmp_path: Path) -> None:
+    app, engine = host(
+        [turn_thinking_then_answer(pause_after=5), turn_n4_majority()],
+        store=ChatStore(tmp_path / "chats"),
+    )
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        # 1. A reply starts streaming; Esc (pressed in the input) aborts it.
+        await send_prompt(pilot, "first question")
+        await engine.wait_paused()
+        await pilot.press("escape")
+        await settle(pilot)
+        aborted = last_turn(app)
+        assert aborted.aborted and aborted.done
+        assert aborted.samples[0].stats is not None
+        assert aborted.samples[0].stats.finish_reason == "abort"
+        column = app.query(AssistantTurnView).last().columns[0]
+        assert "abort" in str(column.query_one(".sample-stats").render())
+        assert engine.aborts == [aborted.request_id]
+
+        # 2. Esc again (not streaming) leaves the input; + three times asks for n=4.
+        await pilot.press("escape")
+        assert isinstance(app.focused, ConversationLog)
+        await pilot.press("plus", "plus", "plus")
+        assert app.chat.effective_n() == 4
+        await pilot.press("i")
+        await send_prompt(pilot, "17 + 65?")
+        await settle(pilot)
+        four = last_turn(app)
+        assert len(four.samples) == 4 and four.n_requested == 4
+        assert engine.requests[-1].overrides == ChatOverrides(n=4)
+
+        # 3. Pick sample 2 from the conversation.
+        app.chat.log_view.focus()
+        await pilot.press("2")
+        await pilot.pause()
+        assert four.picked == 1
+        picked_column = app.query(AssistantTurnView).last().columns[1]
+        assert picked_column.has_class("-picked")
+
+        # 4. Continue: the next request carries sample 2's answer as the assistant turn.
+        await send_prompt(pilot, "and plus one?")
+        await settle(pilot)
+        sent = engine.requests[-1].messages
+        assert sent[-2:] == (ChatMessage("assistant", "82"), ChatMessage("user", "and plus one?"))
+        # The aborted turn had no answer, so it is not sent back as an empty reply.
+        assert [m.role for m in sent] == ["user", "user", "assistant", "user"]
+
+    saved = ChatStore(tmp_path / "chats").latest()
+    assert saved is not None
+    assert len(saved.turns) == 6
+    saved_four = saved.turns[3]
+    assert isinstance(saved_four, AssistantTurn) and saved_four.picked == 1
+
+
+async def test_quick_changes_reach_the_next_request() -> None:
+    app, engine = host([turn_thinking_then_answer(), turn_thinking_then_answer()])
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await until(pilot, lambda: app.chat.ready, "ready")
+        app.chat.log_view.focus()
+        await pilot.press("plus", "t", "right_square_bracket")
+        bar = str(app.chat.query_one(".quick-bar").render())
+        assert "n 2" in bar and "thinking off" in bar and "temperature 0.7" in bar
+        await send_prompt(pilot)
+        await settle(pilot)
+        assert engine.requests[-1].overrides == ChatOverrides(
+            n=2, temperature=0.7, enable_thinking=False
+        )
+        turn = last_turn(app)
+        assert all(sample.reasoning == "" for sample in turn.samples)
+        # Thinking off: no thinking panel is shown.
+        for column in app.query(SampleColumn):
+            assert not column.thinking_panel.display
+
+
+async def test_thinking_panel_streams_open_then_folds_with_its_title() -> None:
+    app, engine = host([turn_thinking_then_answer(pause_after=10)])
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await send_prompt(pilot)
+        await engine.wait_paused()
+        await app.chat.flush_now()
+        await pilot.pause()
+        column = app.query_one(SampleColumn)
+        panel = column.thinking_panel
+        assert panel.display and not panel.collapsed
+        assert panel.title == "Thinking…"
+        engine.release()
+        await settle(pilot)
+        assert panel.collapsed
+        assert panel.title == "Thought for 12.3 s · 154 tokens"
+        answer = column.query_one(".answer", Markdown)
+        assert answer.source.startswith("**17 + 65 = 82.**")
+
+
+async def test_periodic_autosave_while_streaming(tmp_path: Path) -> None:
+    store = ChatStore(tmp_path)
+    engine = FakeEngine(chat_scripts=[turn_thinking_then_answer(pause_after=6)])
+    # One tick per 100 s, autosave every 200 s: the real timer never fires during the test, and
+    # the two ticks driven by hand below stand for 200 s of streaming. No clock involved.
+    app = ChatHostApp(
+        engine, store=store, profile=demo_profile(), autosave_interval_s=200, flush_hz=0.01
+    )
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await send_prompt(pilot)
+        await engine.wait_paused()
+        await app.chat.flush_tick()
+        await wait_for_autosaves(app)
+        assert store.latest() is None
+        await app.chat.flush_tick()
+        await wait_for_autosaves(app)
+        partial = store.latest()
+        assert partial is not None
+        streaming_turn = partial.turns[-1]
+        assert isinstance(streaming_turn, AssistantTurn) and not streaming_turn.done
+        assert streaming_turn.samples[0].reasoning  # the reasoning so far was saved
+        engine.release()
+        await settle(pilot)
+    final = store.latest()
+    assert final is not None
+    done_turn = final.turns[-1]
+    assert isinstance(done_turn, AssistantTurn) and done_turn.done
+
+
+async def test_resume_an_autosaved_chat(tmp_path: Path) -> None:
+    store = ChatStore(tmp_path)
+    stats = SampleStats(24, 40, 5, "stop", None, 0.1, 40.0, 3.2)
+    store.save(
+        Conversation(
+            "saved-1",
+            "demo",
+            None,
+            [
+                UserTurn("What is the capital of France?"),
+                AssistantTurn(
+                    "saved-1-1",
+                    1,
+                    [SampleRecord(0, "France's capital is Paris.", "Paris.", stats)],
+                    done=True,
+                ),
+            ],
+            "capital",
+        )
+    )
+    engine = FakeEngine()
+    app = ChatHostApp(engine, store=store, profile=demo_profile())
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await until(pilot, lambda: app.chat.ready, "ready")
+        app.chat.log_view.focus()
+        await pilot.press("r")
+        await until(pilot, lambda: bool(app.query(UserMessage)), "the chat to be restored")
+        await pilot.pause()
+        assert app.chat.conversation.id == "saved-1"
+        assert app.query_one(UserMessage).text == "What is the capital of France?"
+        column = app.query_one(SampleColumn)
+        assert column.query_one(".answer", Markdown).source == "Paris."
+        assert column.thinking_panel.collapsed
+        assert column.thinking_panel.title == "Thought for 3.2 s · 40 tokens"
+        # The next message continues the resumed conversation.
+        await send_prompt(pilot, "And of Italy?")
+        await settle(pilot)
+        assert engine.requests[-1].messages == (
+            ChatMessage("user", "What is the capital of France?"),
+            ChatMessage("assistant", "Paris."),
+            ChatMessage("user", "And of Italy?"),
+        )
+
+
+async def test_export_writes_markdown_and_json_with_run_card(tmp_path: Path) -> None:
+    app, engine = host([turn_thinking_then_answer()])
+    app_export = tmp_path / "exports"
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        app.chat.export_dir = app_export
+        await send_prompt(pilot)
+        await settle(pilot)
+        app.chat.log_view.focus()
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        chat_id = app.chat.conversation.id
+    markdown = (app_export / f"{chat_id}.md").read_text()
+    assert "| profile | demo |" in markdown and "| vLLM | 0.32.0 |" in markdown
+    data = json.loads((app_export / f"{chat_id}.json").read_text())
+    assert data["run_card"]["sampling"]["temperature"] == 0.6
+    assert data["run_card"]["device"] == "cpu"
+
+
+async def test_send_before_the_engine_is_ready_is_refused() -> None:
+    engine = FakeEngine()
+    app = ChatHostApp(engine, profile=demo_profile())
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await until(pilot, lambda: app.chat.ready, "ready")
+        app.chat.set_engine_ready(None)
+        app.chat.action_focus_input()
+        await pilot.press(*"hello", "enter")
+        await pilot.pause()
+        assert app.chat.conversation.turns == []
+        assert engine.requests == []
