@@ -125,42 +125,47 @@ def run_engine(
     return tokens, length, match.group(3), json.loads(figures_line.group(1))
 
 
-def _models(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    models = [write_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))]
-    if (DEMO_MODEL / "config.json").is_file():
-        models.append(DEMO_MODEL)
-    return models
+# The demo model is used whenever it has been trained into the package; the tiny model always.
+MODEL_KINDS = ["tiny-qwen2"] + (["demo"] if (DEMO_MODEL / "config.json").is_file() else [])
 
 
-CASES: list[tuple[dict[str, object], dict[str, str], dict[str, Any]]] = [
-    # (engine kwargs, environment, what we tell the estimator)
-    (
-        {"max_model_len": 1000, "kv_cache_memory_bytes": 12_345_678},
-        {},
-        {"max_model_len": 1000, "kv_cache_memory_bytes": 12_345_678},
-    ),
-    ({"max_model_len": 4096}, {"VLLM_CPU_KVCACHE_SPACE": "1"}, {"max_model_len": 4096}),
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
+
+
+CASES: list[tuple[dict[str, Any], dict[str, str]]] = [
+    # (settings for both the engine and the estimator, environment of the engine)
+    ({"max_model_len": 1000, "kv_cache_memory_bytes": 12_345_678}, {}),
+    ({"max_model_len": 4096}, {"VLLM_CPU_KVCACHE_SPACE": "1"}),
 ]
 
 
 @pytest.mark.engine
 @pytest.mark.parametrize("case", range(len(CASES)), ids=["kv_cache_memory_bytes", "KVCACHE_SPACE"])
+@pytest.mark.parametrize("model_kind", MODEL_KINDS)
 def test_cpu_engine_kv_line_equals_prediction(
+    model_kind: str,
     case: int,
+    tiny_model: Path,
     tmp_path: Path,
-    tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine_kwargs, env, settings_kwargs = CASES[case]
-    for model_dir in _models(tmp_path_factory):
-        facts = read_model_facts(model_dir)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        predicted = estimate(facts, cpu_device(), EstimateSettings(**settings_kwargs))
-        tokens, length, concurrency_text, figures = run_engine(
-            model_dir, engine_kwargs, env, tmp_path
-        )
-        assert (predicted.kv_tokens, predicted.max_model_len) == (tokens, length), model_dir
-        assert f"{predicted.max_concurrency:.2f}" == concurrency_text, model_dir
-        assert predicted.num_blocks == figures["num_blocks"], model_dir
-        assert predicted.block_size == figures["block_size"], model_dir
+    settings_kwargs, env = CASES[case]
+    model_dir = DEMO_MODEL if model_kind == "demo" else tiny_model
+    facts = read_model_facts(model_dir)
+    # a length the model accepts (the demo model's maximum is smaller than 4096)
+    settings_kwargs = {
+        **settings_kwargs,
+        "max_model_len": min(settings_kwargs["max_model_len"], facts.derived_max_model_len),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    predicted = estimate(facts, cpu_device(), EstimateSettings(**settings_kwargs))
+    tokens, length, concurrency_text, figures = run_engine(
+        model_dir, settings_kwargs, env, tmp_path
+    )
+    assert (predicted.kv_tokens, predicted.max_model_len) == (tokens, length)
+    assert f"{predicted.max_concurrency:.2f}" == concurrency_text
+    assert predicted.num_blocks == figures["num_blocks"]
+    assert predicted.block_size == figures["block_size"]
