@@ -148,11 +148,12 @@ def test_nvml_mapping_all_fields(monkeypatch: pytest.MonkeyPatch) -> None:
         23576 * MiB,
     )
     assert (first.utilization_pct, first.temperature_c, first.power_w) == (37, 61, 123.456)
-    assert first.processes == (
+    expected = [
         GpuProcess(4242, "python3", None),  # NVML's "not available" sentinel → None
         GpuProcess(os.getpid(), "python3", 900 * MiB),
         GpuProcess(999_999, "python3", None),
-    )
+    ]
+    assert first.processes == tuple(sorted(expected, key=lambda p: p.pid))  # sorted by pid
     sampler.close()
     assert "nvmlShutdown" in sys.modules["pynvml"].calls
 
