@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from textual.widgets import DataTable, Input, Static
 from tests.ui.scenarios_shell import (
     TERMINAL_SIZE,
     build_app,
+    gpu_sample,
     settle,
     wait_for_engine,
 )
@@ -280,3 +282,21 @@ async def test_tuner_shows_estimate_beside_vllm_figures_after_load(tmp_path: Pat
         kv_row = [str(cell) for cell in table.columns[0]._cells].index("KV tokens")
         assert list(vllm_column._cells)[kv_row] == "131,072"  # the fake engine's figure
         assert list(estimate_column._cells)[kv_row] != "n/a"
+
+
+async def test_gauge_shows_every_gpu_and_na_fields(tmp_path: Path) -> None:
+    from workbench.gpu import VramSample
+    from workbench.ui.widgets.vram_gauge import VramGauge
+
+    one = gpu_sample(0.5).gpus[0]
+    two = replace(one, index=1, used_bytes=one.total_bytes // 10, utilization_pct=None,
+                  temperature_c=None, processes=())
+    sample = VramSample(timestamp=0.0, gpus=(one, two), host=None)
+    app, _dirs = build_app(tmp_path, samples=[sample])
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await settle(pilot)
+        gauge = app.query_one(VramGauge)
+        lines = str(gauge.render()).splitlines()
+        assert gauge.size.height == 4 and len(lines) == 4
+        assert lines[0].startswith("GPU0") and lines[2].startswith("GPU1")
+        assert "util n/a · n/a · n/a" in lines[2]
