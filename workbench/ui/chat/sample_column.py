@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Markdown, Static
@@ -114,38 +116,48 @@ class SampleColumn(Vertical):
 
     async def flush(self) -> None:
         """Write buffered text to the panes' streams; collapse thinking when the answer starts."""
-        if self._reasoning_buffer:
-            text = "".join(self._reasoning_buffer)
-            self._reasoning_buffer.clear()
-            panel = self.thinking_panel
-            panel.display = True
+        # Take both buffers before the first await: ``finish`` may run while a write yields, and
+        # nothing may be streamed after its full update.
+        reasoning = "".join(self._reasoning_buffer)
+        content = "".join(self._content_buffer)
+        self._reasoning_buffer.clear()
+        self._content_buffer.clear()
+        if self.finished:
+            return
+        if reasoning:
+            self.thinking_panel.display = True
             if self._reasoning_stream is None:
                 self._reasoning_stream = Markdown.get_stream(self.query_one(".thinking", Markdown))
-            await self._reasoning_stream.write(text)
-        if self._content_buffer:
-            text = "".join(self._content_buffer)
-            self._content_buffer.clear()
+            await self._reasoning_stream.write(reasoning)
+        if content and not self.finished:
             if not self._answer_started:
                 self._answer_started = True
                 self.thinking_panel.collapsed = True
             if self._content_stream is None:
                 self._content_stream = Markdown.get_stream(self.query_one(".answer", Markdown))
-            await self._content_stream.write(text)
+            await self._content_stream.write(content)
 
     async def _stop_streams(self) -> None:
-        for stream in (self._reasoning_stream, self._content_stream):
-            if stream is not None:
-                await stream.stop()
+        streams = [s for s in (self._reasoning_stream, self._content_stream) if s is not None]
         self._reasoning_stream = None
         self._content_stream = None
+        for stream in streams:
+            try:
+                await stream.stop()
+            except asyncio.CancelledError:
+                # The stream's own task was cancelled first (the app is shutting down): nothing
+                # is left to write. Only a cancellation of *this* task must propagate.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
 
     async def finish(self, record: SampleRecord) -> None:
         """The sample is done: one full Markdown.update per pane (streamed parsing can drop block
         state), the final thinking title and the stats line."""
+        self.finished = True
         self._reasoning_buffer.clear()
         self._content_buffer.clear()
         await self._stop_streams()
-        self.finished = True
         await self.show_record(record)
 
     async def show_record(self, record: SampleRecord) -> None:
