@@ -40,8 +40,8 @@ def profile_settings(loaded: LoadedProfile) -> dict[str, Any]:
     }
 
 
-def estimate_segments(estimate: Estimate) -> list[Segment]:
-    """weights │ overhead │ KV │ headroom, against the device's total memory."""
+def estimate_segments(estimate: Estimate, total_bytes: int) -> list[Segment]:
+    """weights │ overhead │ KV │ headroom, against ``total_bytes``."""
     overhead = estimate.non_torch_bytes + estimate.activation_bytes + estimate.cuda_graph_bytes
     kv = max(0, estimate.available_kv_bytes)
     used = estimate.weights_bytes + overhead + kv
@@ -49,7 +49,7 @@ def estimate_segments(estimate: Estimate) -> list[Segment]:
         Segment("weights", float(estimate.weights_bytes), "dodger_blue1"),
         Segment("overhead", float(overhead), "orange3"),
         Segment("KV", float(kv), "green3"),
-        Segment("headroom", float(max(0, estimate.total_bytes - used)), "grey23"),
+        Segment("headroom", float(max(0, total_bytes - used)), "grey23"),
     ]
 
 
@@ -252,7 +252,9 @@ class TunerView(Vertical):
                 (f" · budget {format_bytes(estimate.budget_bytes)}", "dim"),
             )
         )
-        bar.set_segments(estimate_segments(estimate), float(estimate.total_bytes))
+        # On the CPU engine the KV budget is fixed and host RAM dwarfs it: draw the budget.
+        bar_total = estimate.total_bytes if self.gpu is not None else estimate.budget_bytes
+        bar.set_segments(estimate_segments(estimate, bar_total), float(bar_total))
         text = Text()
         text.append(VERDICT_LABELS.get(estimate.verdict, estimate.verdict),
                     style=VERDICT_STYLES.get(estimate.verdict, "bold"))
