@@ -162,3 +162,27 @@ def test_log_filter_is_case_insensitive() -> None:
     lines = ["INFO CPU KV cache size: 1", "WARNING slow", "INFO kv cache again"]
     assert filter_lines(lines, "KV CACHE") == [lines[0], lines[2]]
     assert filter_lines(lines, "  ") == lines
+
+
+def test_tuner_save_on_an_overridden_gpu_writes_into_its_override(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A value the GPU override sets is saved back into that override, not into [engine]."""
+    import tomllib
+
+    from workbench.profiles import load_profile
+    from workbench.ui.profile_access import save
+
+    model_dir = tmp_path / "m"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text('{"architectures": ["Qwen2ForCausalLM"]}')
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[model]\npath = "m"\n\n[engine]\nmax_model_len = 4096\n\n'
+        '[gpu_overrides."NVIDIA L4".engine]\nmax_model_len = 2048\n'
+    )
+    loaded = load_profile(path, gpu_name="NVIDIA L4")
+    assert loaded.profile.engine.max_model_len == 2048
+    save(loaded, with_setting(loaded.data, "engine.max_model_len", 1024))
+    saved = tomllib.loads(path.read_text())
+    assert saved["engine"]["max_model_len"] == 4096
+    assert saved["gpu_overrides"]["NVIDIA L4"]["engine"]["max_model_len"] == 1024
+    assert load_profile(path, gpu_name="NVIDIA L4").profile.engine.max_model_len == 1024

@@ -67,10 +67,14 @@ def fit_verdict(loaded: LoadedProfile, gpu: GpuSpec | None) -> tuple[str, str]:
 
 
 def save(loaded: LoadedProfile, data: dict[str, Any]) -> Path | None:
-    """Write ``data`` to ``loaded``'s file atomically; returns the backup's path."""
+    """Write ``data`` to ``loaded``'s file atomically; returns the backup's path.
+
+    ``loaded.data`` has this GPU's [gpu_overrides] applied, so the override's keys are written
+    back into that table; otherwise a fix made on an overridden GPU would change only the base
+    values and the override would still win."""
     from workbench.profiles import save_profile
 
-    backup = save_profile(loaded.path, data)
+    backup = save_profile(loaded.path, data, gpu_override=loaded.applied_gpu_override)
     return Path(backup) if backup is not None else None
 
 
