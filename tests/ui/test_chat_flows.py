@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from textual.widgets import Markdown
 
 from tests.ui.scenarios_chat import (
@@ -19,9 +21,16 @@ from tests.ui.scenarios_chat import (
 from workbench.chat.model import AssistantTurn, Conversation, SampleRecord, UserTurn
 from workbench.chat.store import ChatStore
 from workbench.engine.api import ChatMessage, ChatOverrides, SampleStats
-from workbench.engine.fake import FakeEngine, turn_n4_majority, turn_thinking_then_answer
+from workbench.engine.fake import (
+    FakeEngine,
+    FakeTurn,
+    sample,
+    turn_bang_repeat,
+    turn_n4_majority,
+    turn_thinking_then_answer,
+)
 from workbench.ui.chat.sample_column import SampleColumn
-from workbench.ui.chat.turns import AssistantTurnView, UserMessage
+from workbench.ui.chat.turns import AssistantTurnView, DoctorCard, UserMessage
 from workbench.ui.chat.view import ConversationLog
 
 
@@ -142,9 +151,16 @@ async def test_periodic_autosave_while_streaming(tmp_path: Path) -> None:
     async with app.run_test(size=TERMINAL_SIZE) as pilot:
         await send_prompt(pilot)
         await engine.wait_paused()
+        await wait_for_autosaves(app)
+        at_send = store.latest()
+        assert at_send is not None  # the prompt was saved when it was sent
+        assert at_send.turns[0] == UserTurn("What is 17 + 65?")
+        sent_turn = at_send.turns[-1]
+        assert isinstance(sent_turn, AssistantTurn) and sent_turn.samples == []
         await app.chat.flush_tick()
         await wait_for_autosaves(app)
-        assert store.latest() is None
+        after_one_tick = store.latest()
+        assert after_one_tick is not None and after_one_tick.turns[-1] == sent_turn
         await app.chat.flush_tick()
         await wait_for_autosaves(app)
         partial = store.latest()
@@ -234,3 +250,42 @@ async def test_send_before_the_engine_is_ready_is_refused() -> None:
         await pilot.pause()
         assert app.chat.conversation.turns == []
         assert engine.requests == []
+
+
+async def test_fewer_samples_than_asked_shows_missing_column_and_doctor_card() -> None:
+    app, engine = host([turn_bang_repeat()], n=4, temperature=0.8)
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await send_prompt(pilot)
+        await settle(pilot)
+        turn = last_turn(app)
+        assert (turn.n_requested, len(turn.samples)) == (4, 3)
+        assert turn.error is not None
+        columns = app.query(AssistantTurnView).last().columns
+        assert "not returned" in str(columns[3].query_one(".sample-header").render())
+        codes = [card.finding.code for card in app.query(DoctorCard)]
+        assert codes == ["repeated_token", "fewer_samples"]
+        assert columns[1].has_class("-flagged")
+
+
+async def test_n8_stream_renders_in_batches_not_per_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight samples of 60 chunks each: the panes are appended to far fewer times than deltas
+    arrive (the flush timer batches them), and each pane ends with exactly its full text."""
+    appends = 0
+    original_append = Markdown.append
+
+    def counting_append(self: Markdown, markdown: str) -> Any:
+        nonlocal appends
+        appends += 1
+        return original_append(self, markdown)
+
+    monkeypatch.setattr(Markdown, "append", counting_append)
+    words = " ".join(f"w{i}" for i in range(60))
+    turn = FakeTurn(samples=tuple(sample(answer=words) for _ in range(8)))
+    app, engine = host([turn], n=8)
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await send_prompt(pilot)
+        await settle(pilot)
+        deltas = 8 * 60
+        assert appends < deltas / 4, f"{appends} appends for {deltas} deltas"
+        for column in app.query(SampleColumn):
+            assert column.query_one(".answer", Markdown).source == words

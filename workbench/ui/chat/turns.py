@@ -127,9 +127,13 @@ class AssistantTurnView(Vertical):
         summary = summarise_answers([(s.index, s.content) for s in finished])
         majority_indices = set(summary.majority.indices) if summary.majority else set()
         group_of = {index: g for g in summary.groups for index in g.indices}
+        received = {record.index for record in self.turn.samples}
         for column in self.columns:
             group = group_of.get(column.index)
-            answer = group.display if group and group.key else "(no answer)"
+            if column.index not in received:
+                answer = "not returned"
+            else:
+                answer = group.display if group and group.key else "(no answer)"
             marker = "  ✓ majority" if column.index in majority_indices else ""
             picked = "  ← continuing" if self.turn.picked == column.index else ""
             column.set_header(f"Sample {column.index + 1} · {answer}{marker}{picked}")

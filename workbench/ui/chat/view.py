@@ -41,6 +41,7 @@ from workbench.ui.chat.turns import AssistantTurnView, UserMessage
 if TYPE_CHECKING:
     from workbench.profiles import LoadedProfile
 
+_UNNAMED_CHARACTERS = {"plus": "+", "minus": "-"}
 MAX_N = 16
 MAX_TEMPERATURE = 2.0
 TEMPERATURE_STEP = 0.1
@@ -63,6 +64,11 @@ class PromptInput(Input):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave", "To conversation", show=False),
     ]
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # Textual cannot map "plus"/"minus" to a character, so the footer would advertise the
+        # chat's +/- keys while this input is focused, though typing them inserts text.
+        return super().check_consume_key(key, character or _UNNAMED_CHARACTERS.get(key))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "leave":
@@ -104,7 +110,7 @@ class ChatView(Vertical):
         Binding("t", "toggle_thinking", "Thinking"),
         Binding("e", "export", "Export", show=False),
         Binding("r", "resume_last", "Resume", show=False),
-        Binding("i", "focus_input", "Write", show=False),
+        Binding("i,enter", "focus_input", "Write", show=False),
     ]
 
     COMMANDS: ClassVar[tuple[tuple[str, str, str], ...]] = (
@@ -238,7 +244,7 @@ class ChatView(Vertical):
             (temperature_text, changed(self.temperature_override is not None)),
             ("  thinking ", "dim"),
             (thinking, changed(self.thinking_override is not None)),
-            ("   +/- n  [/] temperature  t thinking  1-9 pick  Esc abort", "dim"),
+            ("   Esc leaves the input, then: +/- n  [/] temperature  t thinking  1-9 pick", "dim"),
         )
         self.query_one(".quick-bar", Static).update(bar)
 
@@ -295,6 +301,7 @@ class ChatView(Vertical):
         self._streaming_view = turn_view
         self._ticks_since_autosave = 0
         self.refresh_bindings()
+        self.autosave()  # the prompt is saved before the reply starts
         self._stream(turn, turn_view, messages, overrides)
         return turn
 
