@@ -106,11 +106,16 @@ async def loaded(
     module_dir: Path, tiny_model_dir: Path
 ) -> AsyncIterator[tuple[VllmEngineService, list[LoadProgress]]]:
     """One real engine on the tiny model, shared by the chat tests of this module."""
-    service = VllmEngineService(log_dir=module_dir / "logs")
-    profile = _thinking_profile(module_dir / "profiles", tiny_model_dir)
-    progress = [event async for event in service.load(profile)]
-    yield service, progress
-    await service.unload()
+    with pytest.MonkeyPatch.context() as patch:
+        # Module scope starts before the per-test user-dir isolation: isolate here too, so the
+        # calibration record of this load never lands in the real user's data dir.
+        patch.setenv("WORKBENCH_DATA_DIR", str(module_dir / "data"))
+        patch.setenv("WORKBENCH_CONFIG_DIR", str(module_dir / "config"))
+        service = VllmEngineService(log_dir=module_dir / "logs")
+        profile = _thinking_profile(module_dir / "profiles", tiny_model_dir)
+        progress = [event async for event in service.load(profile)]
+        yield service, progress
+        await service.unload()
 
 
 async def test_load_reports_ordered_stages_and_vllm_figures(
@@ -139,6 +144,9 @@ async def test_load_reports_ordered_stages_and_vllm_figures(
     assert state.log_path is not None and state.log_path.exists()
     assert any("EngineCore" in line for line in service.log_lines())
     assert len(state.pids) >= 3  # host, EngineCore, worker
+    module_root = state.log_path.parent.parent  # the fixture's log dir is <module dir>/logs
+    calibration = (module_root / "data" / "calibration.json").read_text()
+    assert '"kv_cache_tokens": 65536' in calibration  # recorded for the estimator
 
 
 async def test_engine_output_goes_to_the_log_not_the_terminal(
@@ -221,6 +229,32 @@ async def test_killed_engine_fails_the_stream_and_leaves_no_process(
     assert isinstance(final, RequestFailed)
     assert final.error.kind == "engine_died"
     assert "died" in final.error.message and final.error.log_path is not None
+    assert service.state.status == "error"
+    deadline = time.monotonic() + 10
+    while _alive(pids) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert _alive(pids) == set()
+
+
+async def test_engine_core_death_fails_the_stream_and_leaves_no_process(
+    loaded: tuple[VllmEngineService, list[LoadProgress]], module_dir: Path, tiny_model_dir: Path
+) -> None:
+    """The realistic crash: the EngineCore process dies (e.g. the OOM killer); the host lives."""
+    service, _ = loaded
+    progress = [
+        event
+        async for event in service.load(_plain_profile(module_dir / "profiles", tiny_model_dir))
+    ]
+    assert progress[-1].stage is LoadStage.READY  # a fresh load works after the host was killed
+    pids = service.engine_pids()
+    core = next(pid for pid in pids if "EngineCore" in " ".join(psutil.Process(pid).cmdline()))
+    os.kill(core, signal.SIGKILL)
+    # The tiny model finishes a whole answer faster than a kill lands, so the core dies between
+    # turns; the next turn finds it dead.
+    events = await _collect(service.chat([ChatMessage("user", "hi")]))
+    final = events[-1]
+    assert isinstance(final, RequestFailed), final
+    assert final.error.kind == "engine_died"
     assert service.state.status == "error"
     deadline = time.monotonic() + 10
     while _alive(pids) and time.monotonic() < deadline:

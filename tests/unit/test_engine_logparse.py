@@ -177,3 +177,15 @@ def test_failure_kinds(line: str, kind: str) -> None:
 def test_excerpt_drops_traceback_frames() -> None:
     lines = ["Traceback (most recent call last):", '  File "a.py", line 3, in f', "ValueError: x"]
     assert excerpt(lines) == ("ValueError: x",)
+
+
+def test_healthy_warnings_are_not_mistaken_for_the_cause() -> None:
+    lines = [
+        "(EngineCore pid=1) WARNING 11-21 18:12:39 [cpu.py:347] Dual-Batch Overlap is not "
+        "supported on CPU, disabled.",
+        "(Worker pid=2) WARNING 11-21 18:12:37 [cpu_worker.py:114] libtcmalloc is not found",
+        "[workbench] engine process 3 exited unexpectedly",
+    ]
+    error = classify_failure(lines, fallback="the engine process died (exit code 3)")
+    assert error.kind == "engine_died"
+    assert error.message == "the engine process died (exit code 3)"

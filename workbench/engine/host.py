@@ -11,6 +11,7 @@ held.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ from workbench.engine.protocol import encode
 from workbench.engine.sampling import SampleTracker
 
 BATCH_INTERVAL_S = 0.02  # at most ~50 writes/s; the UI renders at 10-30 Hz
+WATCH_INTERVAL_S = 0.5
 
 
 def _say(text: str) -> None:
@@ -49,6 +51,8 @@ class Host:
         self.requests: dict[str, asyncio.Task[None]] = {}
         self.aborted: set[str] = set()
         self.parser_class: Any = None
+        self.fatal = asyncio.Event()
+        self.exit_code = 0
         self.default_sampling: dict[str, Any] = {}
 
     # --- output ------------------------------------------------------------------------------
@@ -256,6 +260,8 @@ class Host:
                 }
             )
         except asyncio.CancelledError:
+            if self.fatal.is_set():
+                return  # the app reports "engine died" for every open request when we exit
             self.event(
                 {
                     "t": "done",
@@ -268,6 +274,12 @@ class Host:
             )
         except Exception as exc:  # one bad request must not take the host down
             traceback.print_exc()
+            if getattr(self.engine, "errored", False):
+                # The engine core died under us: exit, so the app sees one "engine died" with
+                # the cause from the log, for this and every other open request.
+                _say(f"the engine core died: {type(exc).__name__}: {exc}")
+                self.fatal.set()
+                return
             kind: ErrorKind = (
                 "invalid_config"
                 if isinstance(exc, (ValueError, TypeError, OSError))
@@ -311,11 +323,39 @@ class Host:
 
     # --- serve -------------------------------------------------------------------------------
 
+    async def watch_engine(self) -> None:
+        """Exit when an engine process dies: vLLM then drops new requests without an error."""
+        import psutil
+
+        watched = [psutil.Process(pid) for pid in _descendants()[1:]]
+        while not self.fatal.is_set():
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            for process in watched:
+                try:
+                    gone = process.status() == psutil.STATUS_ZOMBIE
+                except psutil.NoSuchProcess:
+                    gone = True
+                if gone:
+                    _say(f"engine process {process.pid} exited unexpectedly")
+                    self.fatal.set()
+                    break
+            if getattr(self.engine, "errored", False):
+                _say("the engine reports it is dead")
+                self.fatal.set()
+
     async def serve(self, reader: asyncio.StreamReader) -> None:
         writer_task = asyncio.create_task(self.writer())
+        watcher = asyncio.create_task(self.watch_engine())
+        fatal = asyncio.create_task(self.fatal.wait())
         try:
             while True:
-                line = await reader.readline()
+                read = asyncio.create_task(reader.readline())
+                await asyncio.wait({read, fatal}, return_when=asyncio.FIRST_COMPLETED)
+                if fatal.done():
+                    read.cancel()
+                    self.exit_code = 3
+                    break
+                line = read.result()
                 if not line:  # the app went away: stop the engine and exit
                     break
                 command = protocol.decode(line)
@@ -328,11 +368,14 @@ class Host:
                 elif op == "shutdown":
                     break
         finally:
-            await self.abort(None)
+            watcher.cancel()
+            with contextlib.suppress(Exception):  # a dead engine core cannot abort
+                await self.abort(None)
             for task in list(self.requests.values()):
                 task.cancel()
             _say("shutting down")
-            self.engine.shutdown()
+            with contextlib.suppress(Exception):
+                self.engine.shutdown()
             self.send({"ev": "bye"})
             while not self.queue.empty():
                 await asyncio.sleep(0.01)
@@ -430,6 +473,8 @@ def main() -> int:
         await host.serve(reader)
 
     asyncio.run(run())
+    if host.exit_code:
+        return host.exit_code
     _say("exited cleanly")
     return 0
 

@@ -162,6 +162,9 @@ _UNSUPPORTED = re.compile(
 )
 
 
+_CHATTER = re.compile(r"\b(?:INFO|WARNING|DEBUG)\s+\d\d-\d\d \d\d:\d\d:\d\d ")
+
+
 def _interesting(lines: Sequence[str]) -> list[str]:
     return [line.rstrip("\n") for line in lines if not _NOISE.search(line)]
 
@@ -193,7 +196,9 @@ def classify_failure(
     default_kind: ErrorKind = "engine_died",
 ) -> EngineError:
     """Map a failed load's (or crash's) log lines to a typed ``EngineError`` with its real cause."""
-    tail = excerpt(lines, 40)
+    # vLLM's INFO/WARNING lines mention "not supported" and the like in healthy runs; causes are
+    # in ERROR lines and raw exception text.
+    tail = [line for line in excerpt(lines, 60) if not _CHATTER.search(line)][-40:]
     cause: list[str] = []  # the line the message came from, shown first in the excerpt
 
     def error(kind: ErrorKind, message: str, suggestion: Suggestion | None = None) -> EngineError:

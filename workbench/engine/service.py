@@ -415,8 +415,11 @@ class VllmEngineService:
         await self._wait_exit(host, 2.0)
         code = host.process.returncode
         how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        lines = self.log_lines()
+        ready = [i for i, line in enumerate(lines) if line == "[workbench] ready"]
+        ready_at = ready[-1] if ready else 0
         error = logparse.classify_failure(
-            self.log_lines(),
+            lines[ready_at:],  # only what happened while serving
             fallback=f"the engine process died ({how})",
             log_path=host.log_path,
         )
