@@ -61,3 +61,10 @@ def test_punctuation_only_answer_is_not_empty() -> None:
     summary = summarise_answers([(0, "82"), (1, "!!!!!!!!"), (2, "It is **82**.")])
     assert [g.key for g in summary.groups] == ["82", "!!!!!!!!"]
     assert summary.describe() == "82 × 2 · !!!!!!!! × 1 — majority 82 (2 of 3)"
+
+
+def test_a_plurality_is_called_most_common_not_majority() -> None:
+    summary = summarise_answers([(0, "55"), (1, "55"), (2, "50"), (3, "52")])
+    assert summary.majority is not None and summary.majority.key == "55"
+    assert summary.majority_word == "most common"
+    assert summary.describe() == "55 × 2 · 50 × 1 · 52 × 1 — most common 55 (2 of 4)"

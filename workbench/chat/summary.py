@@ -66,18 +66,29 @@ class AnswerGroup:
 
 @dataclass(frozen=True)
 class AnswerSummary:
-    """Groups largest first; ``majority`` is the single largest group, None on a tie or if empty."""
+    """Groups largest first; ``majority`` is the single largest group (a plurality: see
+    ``majority_word``), None on a tie or when no sample answered."""
 
     groups: tuple[AnswerGroup, ...]
     total: int
     majority: AnswerGroup | None
+
+    @property
+    def majority_word(self) -> str:
+        """ "majority" when the top group has more than half the samples, else "most common"."""
+        if self.majority is not None and self.majority.count * 2 > self.total:
+            return "majority"
+        return "most common"
 
     def describe(self) -> str:
         """One line, e.g. "82 × 3 · 72 × 1 — majority 82 (3 of 4)"."""
         parts = [f"{g.display or '(empty)'} × {g.count}" for g in self.groups]
         line = " · ".join(parts)
         if self.majority is not None:
-            verdict = f"majority {self.majority.display} ({self.majority.count} of {self.total})"
+            verdict = (
+                f"{self.majority_word} {self.majority.display} "
+                f"({self.majority.count} of {self.total})"
+            )
         elif self.groups:
             verdict = "no majority (tie)"
         else:

@@ -134,7 +134,7 @@ class AssistantTurnView(Vertical):
                 answer = "not returned"
             else:
                 answer = group.display if group and group.key else "(no answer)"
-            marker = "  ✓ majority" if column.index in majority_indices else ""
+            marker = f"  ✓ {summary.majority_word}" if column.index in majority_indices else ""
             picked = "  ← continuing" if self.turn.picked == column.index else ""
             column.set_header(f"Sample {column.index + 1} · {answer}{marker}{picked}")
             column.set_class(column.index in majority_indices, "-majority")
