@@ -20,7 +20,7 @@ from tests.ui.scenarios_chat import (
 )
 from workbench.chat.model import AssistantTurn, Conversation, SampleRecord, UserTurn
 from workbench.chat.store import ChatStore
-from workbench.engine.api import ChatMessage, ChatOverrides, SampleStats
+from workbench.engine.api import ChatMessage, ChatOverrides, EngineError, SampleStats
 from workbench.engine.fake import (
     FakeEngine,
     FakeTurn,
@@ -289,3 +289,17 @@ async def test_n8_stream_renders_in_batches_not_per_token(monkeypatch: pytest.Mo
         assert appends < deltas / 4, f"{appends} appends for {deltas} deltas"
         for column in app.query(SampleColumn):
             assert column.query_one(".answer", Markdown).source == words
+
+
+async def test_request_failure_is_shown_under_the_turn() -> None:
+    died = EngineError("engine_died", "the engine process exited (code -9); see the Log tab")
+    app, engine = host([FakeTurn(samples=(), fail=died)])
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await send_prompt(pilot)
+        await settle(pilot)
+        turn = last_turn(app)
+        assert turn.done and turn.error == died.message
+        error_line = app.query(AssistantTurnView).last().query_one(".turn-error")
+        assert error_line.display
+        assert "engine process exited" in str(error_line.render())
+        assert not app.chat.streaming
