@@ -303,3 +303,35 @@ async def test_request_failure_is_shown_under_the_turn() -> None:
         assert error_line.display
         assert "engine process exited" in str(error_line.render())
         assert not app.chat.streaming
+
+
+async def test_autosave_failure_warns_once_and_the_chat_goes_on(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the chats directory should be")
+    app, engine = host(
+        [turn_thinking_then_answer(), turn_thinking_then_answer()], store=ChatStore(blocker)
+    )
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await send_prompt(pilot)
+        await settle(pilot)
+        await send_prompt(pilot, "again")
+        await settle(pilot)
+        assert app.is_running
+        assert len(app.chat.conversation.turns) == 4
+        warnings = [n for n in app._notifications if "Could not autosave" in n.message]
+        assert len(warnings) == 1
+        assert str(blocker) in warnings[0].message
+
+
+async def test_resumed_mid_stream_save_says_thinking_was_interrupted(tmp_path: Path) -> None:
+    store = ChatStore(tmp_path)
+    interrupted = AssistantTurn("x-1", 1, [SampleRecord(0, "Halfway through", "", None)])
+    store.save(Conversation("x", "demo", None, [UserTurn("hello"), interrupted], "x"))
+    app = ChatHostApp(FakeEngine(), store=store, profile=demo_profile())
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await until(pilot, lambda: app.chat.ready, "ready")
+        await app.chat.action_resume_last()
+        await pilot.pause()
+        column = app.query_one(SampleColumn)
+        assert column.thinking_panel.title == "Thinking (interrupted)"
+        assert column.query_one(".answer", Markdown).source == "*(no output)*"

@@ -15,10 +15,11 @@ from workbench.engine.api import SampleStats
 THINKING_LIVE_TITLE = "Thinking…"
 
 
-def thinking_title(stats: SampleStats | None, reasoning: str) -> str:
-    """'Thought for 12.3 s · 154 tokens' once known; a plain label before."""
+def thinking_title(stats: SampleStats | None, reasoning: str, *, live: bool = False) -> str:
+    """'Thought for 12.3 s · 154 tokens' once known; "Thinking…" while it streams; a sample
+    that never finished (restored from a save made mid-stream) says it was interrupted."""
     if stats is None:
-        return THINKING_LIVE_TITLE
+        return THINKING_LIVE_TITLE if live else "Thinking (interrupted)"
     tokens = f"{stats.reasoning_tokens} tokens" if stats.reasoning_tokens else ""
     if stats.thinking_seconds is not None:
         head = f"Thought for {stats.thinking_seconds:.1f} s"

@@ -161,6 +161,7 @@ class ChatView(Vertical):
         self._save_lock = threading.Lock()
         self._save_sequence = itertools.count(1)
         self._last_saved_sequence = 0
+        self._save_failures_reported: set[str] = set()
 
     # -- layout -------------------------------------------------------------------
 
@@ -420,10 +421,34 @@ class ChatView(Vertical):
             with self._save_lock:
                 if sequence < self._last_saved_sequence:
                     return
-                store.save_data(chat_id, data)
+                try:
+                    store.save_data(chat_id, data)
+                except OSError as error:
+                    self._report_save_failure(store.directory, error)
+                    return
                 self._last_saved_sequence = sequence
 
-        self.run_worker(write, thread=True, group="chat-autosave", description="autosave chat")
+        self.run_worker(
+            write,
+            thread=True,
+            group="chat-autosave",
+            description="autosave chat",
+            exit_on_error=False,
+        )
+
+    def _report_save_failure(self, directory: Path, error: OSError) -> None:
+        """Called from a worker thread: one warning per failure kind, the chat goes on."""
+        reason = error.strerror or str(error)
+        if reason in self._save_failures_reported:
+            return
+        self._save_failures_reported.add(reason)
+        self.app.call_from_thread(
+            self.notify,
+            f"Could not autosave the chat in {directory}: {reason}. "
+            "The conversation stays on screen; export it or fix the directory.",
+            severity="error",
+            timeout=10,
+        )
 
     async def load_chat(self, saved: Conversation) -> None:
         """Show a saved conversation; the next message continues it."""
@@ -517,7 +542,16 @@ class ChatView(Vertical):
 
     @work(thread=True, group="chat-export", exit_on_error=False, description="export chat")
     def _export(self, conversation: Conversation, card: RunCard, directory: Path) -> None:
-        markdown_path, json_path = export_chat(conversation, card, directory)
+        try:
+            markdown_path, json_path = export_chat(conversation, card, directory)
+        except OSError as error:
+            self.app.call_from_thread(
+                self.notify,
+                f"Could not export to {directory}: {error.strerror or error}",
+                title="Chat export",
+                severity="error",
+            )
+            return
         self.app.call_from_thread(
             self.notify, f"Exported to {markdown_path} and {json_path.name}", title="Chat export"
         )
