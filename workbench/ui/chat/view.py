@@ -62,7 +62,7 @@ class PromptInput(Input):
     Esc reaches the chat's abort)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "leave", "To conversation", show=False),
+        Binding("escape", "leave", "Chat keys"),
     ]
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
