@@ -77,13 +77,18 @@ class AssistantTurnView(Vertical):
     def __init__(self, turn: AssistantTurn) -> None:
         super().__init__()
         self.turn = turn
+        self._columns: dict[int, SampleColumn] = {}
         self.set_class(turn.n_requested > 1, "-multi")
 
     def compose(self) -> ComposeResult:
         multi = self.turn.n_requested > 1
+        count = max(self.turn.n_requested, len(self.turn.samples), 1)
+        self._columns = {
+            index: SampleColumn(index, show_header=multi, id=f"sample-{index}")
+            for index in range(count)
+        }
         with HorizontalScroll(classes="samples"):
-            for index in range(max(self.turn.n_requested, len(self.turn.samples), 1)):
-                yield SampleColumn(index, show_header=multi, id=f"sample-{index}")
+            yield from self._columns.values()
         yield Static("", classes="turn-summary")
         yield Static("", classes="turn-error")
 
@@ -107,17 +112,19 @@ class AssistantTurnView(Vertical):
 
     def column(self, index: int) -> SampleColumn:
         """The column of sample ``index`` (mounted on the fly if the engine sends more than n)."""
-        found = self.query(f"#sample-{index}")
-        if found:
-            return found.first(SampleColumn)
+        # A dict, not a DOM query: this runs once per delta.
+        existing = self._columns.get(index)
+        if existing is not None:
+            return existing
         column = SampleColumn(index, show_header=True, id=f"sample-{index}")
+        self._columns[index] = column
         self.query_one(".samples", HorizontalScroll).mount(column)
         self.call_after_refresh(self._size_columns)
         return column
 
     @property
     def columns(self) -> list[SampleColumn]:
-        return list(self.query(SampleColumn))
+        return [self._columns[index] for index in sorted(self._columns)]
 
     def show_summary(self) -> AnswerSummary | None:
         """Group the samples' final answers under the columns (n > 1 only)."""

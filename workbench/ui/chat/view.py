@@ -172,7 +172,8 @@ class ChatView(Vertical):
         yield PromptInput(placeholder="Message the model — Enter sends", id="chat-input")
 
     def on_mount(self) -> None:
-        self._flush_timer = self.set_interval(1 / self.flush_hz, self.flush_tick)
+        # Runs only while a reply streams (resumed in send, paused when the turn ends).
+        self._flush_timer = self.set_interval(1 / self.flush_hz, self.flush_tick, pause=True)
         self._refresh_placeholder()
         self._refresh_quick_bar()
 
@@ -294,13 +295,16 @@ class ChatView(Vertical):
             overrides=overrides,
         )
         conversation.turns.append(turn)
+        # Mark streaming before the first await, so a second Enter cannot start another request.
+        self.streaming_turn = turn
         turn_view = AssistantTurnView(turn)
         self._refresh_placeholder()
         await self.log_view.mount_all([UserMessage(text), turn_view])
         self.log_view.scroll_end(animate=False)
-        self.streaming_turn = turn
         self._streaming_view = turn_view
         self._ticks_since_autosave = 0
+        if self._flush_timer is not None:
+            self._flush_timer.resume()
         self.refresh_bindings()
         self.autosave()  # the prompt is saved before the reply starts
         self._stream(turn, turn_view, messages, overrides)
@@ -344,6 +348,8 @@ class ChatView(Vertical):
         turn.done = True
         self.streaming_turn = None
         self._streaming_view = None
+        if self._flush_timer is not None:
+            self._flush_timer.pause()
         records = {record.index: record for record in turn.samples}
         for column in turn_view.columns:
             if column.finished:
