@@ -18,7 +18,9 @@ TINY_CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
     "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n<think>\\n' }}{% endif %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n<think>\\n' }}"
+    "{% if enable_thinking is defined and enable_thinking is false %}"
+    "{{ '\\n</think>\\n\\n' }}{% endif %}{% endif %}"
 )
 TINY_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 # K and V x 2 layers x 1 KV head x head_dim 32 x 2 bytes (bfloat16) = 256 bytes per token.

@@ -35,11 +35,11 @@ async def test_demo_profile_streams_four_samples_each_with_reasoning_and_an_answ
     try:
         async for _ in service.load(load_profile(REPO / "profiles" / "demo.toml")):
             pass
-        events = [
+        question = [ChatMessage("user", data.question_text(problem))]
+        events = [event async for event in service.chat(question, ChatOverrides(n=4))]
+        direct = [
             event
-            async for event in service.chat(
-                [ChatMessage("user", data.question_text(problem))], ChatOverrides(n=4)
-            )
+            async for event in service.chat(question, ChatOverrides(n=2, enable_thinking=False))
         ]
     finally:
         await service.unload()
@@ -56,3 +56,6 @@ async def test_demo_profile_streams_four_samples_each_with_reasoning_and_an_answ
         assert sample.stats.thinking_seconds is not None
     right = sum(str(problem.answer) in sample.content for sample in samples.values())
     print(f"demo: {right}/4 samples answered {problem.expression} = {problem.answer}")
+    # Thinking off: the template closes the think block itself; everything is answer.
+    for sample in (e for e in direct if isinstance(e, SampleFinished)):
+        assert sample.reasoning == "" and sample.content.strip()

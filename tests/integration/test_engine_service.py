@@ -193,6 +193,18 @@ async def test_chat_streams_n_samples_split_by_the_reasoning_parser(
     assert len({sample.text for sample in finished.values()}) > 1  # four different samples
 
 
+async def test_thinking_off_means_the_template_closed_the_block_and_all_output_is_answer(
+    loaded: tuple[VllmEngineService, list[LoadProgress]],
+) -> None:
+    service, _ = loaded
+    overrides = ChatOverrides(n=2, enable_thinking=False)
+    events = await _collect(service.chat([ChatMessage("user", "Two plus two?")], overrides))
+    assert isinstance(events[-1], RequestFinished) and events[-1].n_received == 2
+    for sample in (e for e in events if isinstance(e, SampleFinished)):
+        assert sample.reasoning == "" and sample.content == sample.text
+        assert sample.stats.reasoning_tokens == 0 and sample.stats.thinking_seconds is None
+
+
 async def test_abort_mid_stream_ends_every_sample_as_aborted(
     loaded: tuple[VllmEngineService, list[LoadProgress]],
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import build_tiny_tokenizer
+from workbench.engine.host import prompt_closed_thinking
 from workbench.engine.sampling import SampleTracker
 
 
@@ -70,3 +71,24 @@ def test_without_a_parser_everything_is_answer(tokenizer: Any) -> None:
     _stream(tracker, tokenizer, "<think>x</think>y")
     assert tracker.reasoning == "" and tracker.content == "<think>x</think>y"
     assert tracker.finish("length", None).thinking_seconds is None
+
+
+def _prompt_ids(tokenizer: Any, thinking: bool) -> list[int]:
+    history = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "<think>\nr\n</think>\n\na"},
+        {"role": "user", "content": "two plus two"},
+    ]
+    text = tokenizer.apply_chat_template(
+        history, tokenize=False, add_generation_prompt=True, enable_thinking=thinking
+    )
+    return list(tokenizer.encode(text, add_special_tokens=False))
+
+
+def test_a_template_that_closed_the_think_block_means_the_output_is_all_answer(
+    tokenizer: Any,
+) -> None:
+    parser = _parser(tokenizer)
+    assert prompt_closed_thinking(parser, _prompt_ids(tokenizer, thinking=False)) is True
+    # Opened by the template; the kept history's </think> is further back and does not count.
+    assert prompt_closed_thinking(parser, _prompt_ids(tokenizer, thinking=True)) is False

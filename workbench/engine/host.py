@@ -206,11 +206,15 @@ class Host:
                 structured_outputs=StructuredOutputsParams(json=schema) if schema else None,
             )
             tokenizer = self.engine.get_tokenizer()
+            reasoning_ended: bool | None = None
+            if self.parser_class is not None:
+                probe = self.parser_class(tokenizer, chat_template_kwargs=template_kwargs)
+                reasoning_ended = prompt_closed_thinking(probe, prompt_ids)
 
             def tracker(index: int) -> SampleTracker:
                 if index not in trackers:
                     parser = None
-                    if self.parser_class is not None:
+                    if self.parser_class is not None and not reasoning_ended:
                         parser = self.parser_class(tokenizer, chat_template_kwargs=template_kwargs)
                         parser.adjust_initial_state_from_prompt(prompt_ids)
                     trackers[index] = SampleTracker(
@@ -219,7 +223,9 @@ class Host:
                 return trackers[index]
 
             finished: set[int] = set()
-            async for output in self.engine.generate(prompt, params, request_id):
+            async for output in self.engine.generate(
+                prompt, params, request_id, reasoning_ended=reasoning_ended
+            ):
                 for completion in output.outputs:
                     sample = tracker(completion.index)
                     split = sample.feed(completion.text, completion.token_ids)
@@ -381,6 +387,23 @@ class Host:
                 await asyncio.sleep(0.01)
             await asyncio.sleep(BATCH_INTERVAL_S * 2)
             writer_task.cancel()
+
+
+# The generation prompt's own tokens: long enough for "<think>\n\n</think>\n\n", short enough
+# not to reach a think block kept from an earlier turn.
+GENERATION_PROMPT_TAIL = 16
+
+
+def prompt_closed_thinking(parser: Any, prompt_ids: list[int]) -> bool:
+    """Whether the template already closed the think block (thinking off): all output is answer.
+
+    vLLM's R1-style parsers call everything before ``</think>`` reasoning when no ``<think>`` is in
+    the output, which is right when the template opened the block and wrong when it also closed it.
+    """
+    try:
+        return bool(parser.is_reasoning_end(prompt_ids[-GENERATION_PROMPT_TAIL:]))
+    except Exception:  # parsers without a token-level notion of the end
+        return False
 
 
 class _Validation(Exception):
