@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 _STAGE_ORDER = list(LoadStage)
 _POLL_S = 0.1
+KEEP_LOGS = 50  # engine logs kept in the log dir, newest first
 _LENGTH_KEYS = (
     "max_position_embeddings",
     "n_positions",
@@ -89,6 +90,14 @@ class _LogTail:
         parts = re.split(r"\r\n|\n|\r", text)
         self.partial = parts.pop()
         return [part for part in parts if part.strip()]
+
+
+def prune_logs(log_dir: Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest engine logs (one is written per load)."""
+    logs = sorted(log_dir.glob("*.log"), key=lambda path: path.stat().st_mtime, reverse=True)
+    for old in logs[max(keep, 0) :]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def _safe_name(name: str) -> str:
@@ -205,6 +214,7 @@ class VllmEngineService:
             raise self._fail(exc) from None
 
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        prune_logs(self.log_dir, KEEP_LOGS - 1)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         log_path = self.log_dir / f"{stamp}-{_safe_name(profile.name)}-{uuid.uuid4().hex[:6]}.log"
         self._last_log = log_path
