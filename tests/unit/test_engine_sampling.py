@@ -92,3 +92,15 @@ def test_a_template_that_closed_the_think_block_means_the_output_is_all_answer(
     assert prompt_closed_thinking(parser, _prompt_ids(tokenizer, thinking=False)) is True
     # Opened by the template; the kept history's </think> is further back and does not count.
     assert prompt_closed_thinking(parser, _prompt_ids(tokenizer, thinking=True)) is False
+
+
+def test_engine_based_qwen3_parser_splits_through_the_same_interface(tokenizer: Any) -> None:
+    from vllm.reasoning import ReasoningParserManager
+
+    parser = ReasoningParserManager.get_reasoning_parser("qwen3")(
+        tokenizer, chat_template_kwargs={"enable_thinking": True}
+    )
+    tracker = SampleTracker(0, prompt_tokens=3, parser=parser)
+    _stream(tracker, tokenizer, "<think>lazy dog</think>quick fox")
+    tracker.flush()
+    assert (tracker.reasoning, tracker.content) == ("lazy dog", "quick fox")

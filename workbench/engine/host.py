@@ -300,6 +300,13 @@ class Host:
     def _finish(
         self, request_id: str, sample: SampleTracker, reason: str | None, logprob: float | None
     ) -> None:
+        held_back = sample.flush()
+        if held_back.reasoning or held_back.content:
+            self.event(
+                protocol.event_to_dict(
+                    SampleDelta(request_id, sample.index, held_back.reasoning, held_back.content)
+                )
+            )
         stats = sample.finish(reason, logprob)
         self.event(
             protocol.event_to_dict(

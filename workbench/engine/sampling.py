@@ -103,6 +103,20 @@ class SampleTracker:
             return None
         return list(delta_ids).index(end_id)
 
+    def flush(self) -> SplitDelta:
+        """Text an engine-based parser held back (e.g. a partial marker) when the sample ends."""
+        finish_streaming = getattr(self.parser, "finish_streaming", None)
+        if finish_streaming is None:
+            return SplitDelta()
+        message = finish_streaming()
+        if message is None:
+            return SplitDelta()
+        reasoning = getattr(message, "reasoning", None) or ""
+        content = getattr(message, "content", None) or ""
+        self.reasoning += reasoning
+        self.content += content
+        return SplitDelta(reasoning, content)
+
     def finish(self, reason: str | None, cumulative_logprob: float | None) -> SampleStats:
         """Mark the sample done and return its figures."""
         self.finished_at = time.monotonic()
