@@ -141,6 +141,10 @@ _QUESTIONS: dict[Operation, tuple[str, ...]] = {
         "What is {a} plus {b}?",
         "Add {a} and {b}.",
         "Calculate {a} + {b}.",
+        "what's {a}+{b}?",
+        "{a}+{b}",
+        "How much is {a} plus {b}?",
+        "Find the sum of {a} and {b}.",
     ),
     "sub": (
         "What is {a} - {b}?",
@@ -149,6 +153,10 @@ _QUESTIONS: dict[Operation, tuple[str, ...]] = {
         "What is {a} minus {b}?",
         "Subtract {b} from {a}.",
         "Calculate {a} - {b}.",
+        "what's {a}-{b}?",
+        "{a}-{b}",
+        "How much is {a} minus {b}?",
+        "Find the difference {a} - {b}.",
     ),
 }
 
@@ -275,9 +283,7 @@ def make_conversation(
     return Conversation(problem, question, reasoning, answer, thinking)
 
 
-def conversation_stream(
-    seed: int, *, non_thinking_fraction: float = 0.15
-) -> Iterator[Conversation]:
+def conversation_stream(seed: int, *, non_thinking_fraction: float = 0.3) -> Iterator[Conversation]:
     """An endless, seeded stream of training conversations over the non-held-out problems."""
     rng = random.Random(seed)
     problems = training_problems()

@@ -175,14 +175,10 @@ def _split(parser: Any, prompt_ids: list[int], text: str) -> tuple[str | None, s
 
 
 def _split_ok(reasoning: str | None, content: str | None, expected: int) -> bool:
+    if not reasoning or not reasoning.strip() or content is None:
+        return False
     tags = (data.THINK_START, data.THINK_END)
-    return (
-        bool(reasoning and reasoning.strip())
-        and content is not None
-        and str(expected) in content
-        and not any(tag in content for tag in tags)
-        and not any(tag in reasoning for tag in tags)
-    )
+    return str(expected) in content and not any(tag in reasoning + content for tag in tags)
 
 
 def _majority(answers: list[int | None]) -> int | None:
@@ -203,6 +199,8 @@ def evaluate(
 ) -> EvalReport:
     """Load ``model_dir`` into vLLM and run the three checks (call under a ``__main__`` guard)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # Engine logs go to stderr so stdout carries only the table or the JSON.
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
     from vllm import LLM, SamplingParams
     from vllm.reasoning import ReasoningParserManager
 
@@ -225,7 +223,7 @@ def evaluate(
     report.load_seconds = time.monotonic() - started
     parser = ReasoningParserManager.get_reasoning_parser(REASONING_PARSER)(llm.get_tokenizer())
 
-    def conversations(batch: list[data.Problem]) -> list[list[dict[str, str]]]:
+    def conversations(batch: list[data.Problem]) -> list[list[Any]]:
         # Rotate through the question phrasings so every one is exercised.
         return [
             [{"role": "user", "content": data.question_text(problem, index)}]
