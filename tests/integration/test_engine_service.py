@@ -225,6 +225,46 @@ async def test_abort_mid_stream_ends_every_sample_as_aborted(
     assert isinstance(again[-1], RequestFinished) and again[-1].n_received == 1
 
 
+async def test_a_second_profile_replaces_the_first_serves_json_and_unloads_cleanly(
+    loaded: tuple[VllmEngineService, list[LoadProgress]], module_dir: Path, tiny_model_dir: Path
+) -> None:
+    service, _ = loaded
+    first_pids = service.engine_pids()
+    assert len(first_pids) >= 3  # host, EngineCore, worker
+    progress = [
+        event
+        async for event in service.load(_plain_profile(module_dir / "profiles", tiny_model_dir))
+    ]
+    assert progress[-1].stage is LoadStage.READY
+    assert _alive(first_pids) == set()  # loading B unloaded A, processes and all
+    assert service.state.profile_name == "tiny-plain"
+    assert service.state.figures is not None and service.state.figures.max_model_len == 512
+
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"enum": ["yes", "no"]}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    events = await _collect(
+        service.chat([ChatMessage("user", "yes or no?")], ChatOverrides(json_schema=schema))
+    )
+    assert isinstance(events[-1], RequestFinished) and events[-1].n_received == 2
+    for sample in (e for e in events if isinstance(e, SampleFinished)):
+        assert sample.reasoning == ""  # no reasoning parser in this profile
+        assert sample.stats.finish_reason == "stop"
+        assert json.loads(sample.content)["answer"] in ("yes", "no")
+
+    second_pids = service.engine_pids()
+    await service.unload()
+    assert service.state.status == "unloaded" and service.engine_pids() == set()
+    assert _alive(second_pids) == set()
+
+    # Back to the first profile for the crash tests below.
+    profile = _thinking_profile(module_dir / "profiles", tiny_model_dir)
+    assert [event async for event in service.load(profile)][-1].stage is LoadStage.READY
+
+
 async def test_killed_engine_fails_the_stream_and_leaves_no_process(
     loaded: tuple[VllmEngineService, list[LoadProgress]],
 ) -> None:
@@ -257,7 +297,7 @@ async def test_engine_core_death_fails_the_stream_and_leaves_no_process(
         event
         async for event in service.load(_plain_profile(module_dir / "profiles", tiny_model_dir))
     ]
-    assert progress[-1].stage is LoadStage.READY  # a fresh load works after the host was killed
+    assert progress[-1].stage is LoadStage.READY  # a fresh load works after a crash
     pids = service.engine_pids()
     core = next(pid for pid in pids if "EngineCore" in " ".join(psutil.Process(pid).cmdline()))
     os.kill(core, signal.SIGKILL)
@@ -271,38 +311,6 @@ async def test_engine_core_death_fails_the_stream_and_leaves_no_process(
     deadline = time.monotonic() + 10
     while _alive(pids) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    assert _alive(pids) == set()
-
-
-async def test_after_a_crash_a_second_profile_loads_serves_json_and_unloads_cleanly(
-    loaded: tuple[VllmEngineService, list[LoadProgress]], module_dir: Path, tiny_model_dir: Path
-) -> None:
-    service, _ = loaded
-    profile = _plain_profile(module_dir / "profiles", tiny_model_dir)
-    progress = [event async for event in service.load(profile)]
-    assert progress[-1].stage is LoadStage.READY
-    assert service.state.profile_name == "tiny-plain"
-    assert service.state.figures is not None and service.state.figures.max_model_len == 512
-
-    schema = {
-        "type": "object",
-        "properties": {"answer": {"enum": ["yes", "no"]}},
-        "required": ["answer"],
-        "additionalProperties": False,
-    }
-    events = await _collect(
-        service.chat([ChatMessage("user", "yes or no?")], ChatOverrides(json_schema=schema))
-    )
-    assert isinstance(events[-1], RequestFinished) and events[-1].n_received == 2
-    for sample in (e for e in events if isinstance(e, SampleFinished)):
-        assert sample.reasoning == ""  # no reasoning parser in this profile
-        assert sample.stats.finish_reason == "stop"
-        assert json.loads(sample.content)["answer"] in ("yes", "no")
-
-    pids = service.engine_pids()
-    assert len(pids) >= 3
-    await service.unload()
-    assert service.state.status == "unloaded"
     assert _alive(pids) == set()
 
 
