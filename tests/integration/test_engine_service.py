@@ -361,3 +361,32 @@ async def test_impossible_settings_fail_before_any_engine_starts(
     assert caught.value.kind == "invalid_config"
     assert "max_position_embeddings=32768" in caught.value.message
     assert caught.value.suggestion is not None and caught.value.suggestion.value == 32768
+
+
+async def test_vllm_config_validation_failure_names_the_profile_key(
+    module_dir: Path, tiny_model_dir: Path
+) -> None:
+    """Refused by vLLM's own config checks in the host, before any engine process starts."""
+    path = write_profile(
+        module_dir / "profiles",
+        "tiny-bad-extra",
+        f"""
+        [model]
+        path = "{tiny_model_dir}"
+        [engine]
+        max_model_len = 512
+        [engine.extra]
+        max_num_active_seqs = -3
+        """,
+    )
+    service = VllmEngineService(log_dir=module_dir / "logs")
+    stages: list[LoadStage] = []
+    with pytest.raises(EngineError) as caught:
+        async for progress in service.load(load_profile(path)):
+            stages.append(progress.stage)
+    assert stages == [LoadStage.VALIDATING]
+    error = caught.value
+    assert error.kind == "invalid_config"
+    assert error.message.startswith("engine.extra.max_num_active_seqs: ")
+    assert "\n" not in error.message
+    assert not any("EngineCore" in line for line in service.log_lines())

@@ -15,6 +15,7 @@ from workbench.engine.logparse import (
     GIB,
     classify_failure,
     excerpt,
+    one_line,
     parse_figures,
     stage_of_line,
 )
@@ -189,3 +190,17 @@ def test_healthy_warnings_are_not_mistaken_for_the_cause() -> None:
     error = classify_failure(lines, fallback="the engine process died (exit code 3)")
     assert error.kind == "engine_died"
     assert error.message == "the engine process died (exit code 3)"
+
+
+def test_pydantic_validation_errors_become_one_line() -> None:
+    text = (
+        "ValidationError: 1 validation error for SchedulerConfig\n"
+        "max_num_active_seqs\n"
+        "  Input should be greater than or equal to 1 [type=greater_than_equal, "
+        "input_value=-3, input_type=int]\n"
+        "    For further information visit https://errors.pydantic.dev/2.14/v/greater_than_equal"
+    )
+    assert one_line(text) == (
+        "ValidationError: 1 validation error for SchedulerConfig: max_num_active_seqs: "
+        "Input should be greater than or equal to 1"
+    )

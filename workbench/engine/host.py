@@ -124,6 +124,11 @@ class Host:
             self.send_now({"ev": "note", "text": note})
         try:
             vllm_config = args.create_engine_config()
+            parser_name = self.profile.engine.reasoning_parser
+            if parser_name:
+                from vllm.reasoning import ReasoningParserManager
+
+                self.parser_class = ReasoningParserManager.get_reasoning_parser(parser_name)
         except Exception as exc:
             raise _Validation(exc) from exc
         validated = time.monotonic() - started
@@ -135,11 +140,6 @@ class Host:
             disable_log_stats=True,
         )
         self.default_sampling = dict(self.engine.model_config.get_diff_sampling_param())
-        parser_name = self.profile.engine.reasoning_parser
-        if parser_name:
-            from vllm.reasoning import ReasoningParserManager
-
-            self.parser_class = ReasoningParserManager.get_reasoning_parser(parser_name)
         cache = self.engine.vllm_config.cache_config
         self.send_now(
             {

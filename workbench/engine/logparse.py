@@ -174,6 +174,17 @@ def excerpt(lines: Sequence[str], limit: int = 12) -> tuple[str, ...]:
     return tuple(_interesting(lines)[-limit:])
 
 
+def one_line(text: str, width: int = 300) -> str:
+    """An exception's text on one line: pydantic's "[type=...]" and URL lines dropped."""
+    parts = []
+    for line in text.splitlines():
+        line = re.sub(r"\s*\[type=[^\]]*\]", "", line).strip()
+        if line and not line.startswith("For further information"):
+            parts.append(line)
+    joined = ": ".join(parts)
+    return joined if len(joined) <= width else joined[: width - 1] + "…"
+
+
 def _last_matching(lines: Sequence[str], pattern: re.Pattern[str]) -> str | None:
     for line in reversed(lines):
         if pattern.search(line):

@@ -31,7 +31,6 @@ from workbench.engine.api import (
     EngineError,
     EngineFigures,
     EngineState,
-    ErrorKind,
     LoadProgress,
     LoadStage,
     RequestFailed,
@@ -41,6 +40,7 @@ from workbench.engine.api import (
 
 if TYPE_CHECKING:
     from workbench.profiles import LoadedProfile
+    from workbench.profiles.schema import Profile
 
 _STAGE_ORDER = list(LoadStage)
 _POLL_S = 0.1
@@ -62,7 +62,7 @@ class _Host:
 
     process: asyncio.subprocess.Process
     log_path: Path
-    profile_name: str
+    profile: Profile
     pids: set[int] = field(default_factory=set)
     reader: asyncio.Task[None] | None = None
     queues: dict[str, asyncio.Queue[ChatEvent]] = field(default_factory=dict)
@@ -98,6 +98,26 @@ def prune_logs(log_dir: Path, keep: int) -> None:
     for old in logs[max(keep, 0) :]:
         with contextlib.suppress(OSError):
             old.unlink()
+
+
+_PYDANTIC_FIELD_ERROR = re.compile(
+    r"validation error for (\w+)\s*\n\s*(\w+)\s*\n\s*(.+?)(?:\s*\[type=|\n|$)"
+)
+
+
+def _name_profile_key(exception_text: str, profile: Profile) -> str | None:
+    """Say vLLM's field error in profile terms: "engine.extra.x: ... (vLLM SchedulerConfig)"."""
+    match = _PYDANTIC_FIELD_ERROR.search(exception_text)
+    if match is None:
+        return None
+    config_class, name, problem = match.groups()
+    if name in profile.engine.extra:
+        key = f"engine.extra.{name}"
+    elif name in type(profile.engine).model_fields:
+        key = f"engine.{name}"
+    else:
+        return None
+    return f"{key}: {problem.rstrip('.')} (vLLM {config_class})"
 
 
 def _safe_name(name: str) -> str:
@@ -317,7 +337,7 @@ class VllmEngineService:
         assert process.stdin is not None
         process.stdin.write(json.dumps(spec).encode() + b"\n")
         await process.stdin.drain()
-        return _Host(process, log_path, profile.name, pids={process.pid})
+        return _Host(process, log_path, profile.profile, pids={process.pid})
 
     async def _pump_lines(self, host: _Host, lines: asyncio.Queue[bytes | None]) -> None:
         assert host.process.stdout is not None
@@ -338,7 +358,7 @@ class VllmEngineService:
             num_blocks=ready.get("num_blocks") or parsed.num_blocks,
             kv_cache_tokens=parsed.kv_cache_tokens or ready.get("kv_cache_tokens"),
             max_concurrency=parsed.max_concurrency or ready.get("max_concurrency"),
-            weights_bytes=parsed.weights_bytes,
+            weights_bytes=parsed.weights_bytes or None,  # "0.00 GiB" says nothing
             available_kv_bytes=parsed.available_kv_bytes,
             load_seconds=seconds,
             raw_lines=tuple(parsed.raw_lines),
@@ -378,15 +398,23 @@ class VllmEngineService:
             error = protocol.error_from_dict(message["error"])
             error.log_path = host.log_path
             return self._fail(error)
-        if message is not None and message.get("message"):
-            lines = [*lines, str(message["message"])]
-            fallback = str(message["message"]).splitlines()[0]
-        default_kind: ErrorKind = (
-            "invalid_config" if message and message.get("phase") == "validate" else "engine_died"
-        )
-        error = logparse.classify_failure(
-            lines, fallback=fallback, log_path=host.log_path, default_kind=default_kind
-        )
+        exception_text = str(message.get("message") or "") if message is not None else ""
+        if message is not None and message.get("phase") == "validate" and exception_text:
+            # vLLM refused the config in-process: the exception itself is the whole story.
+            condensed = logparse.one_line(exception_text)
+            error = logparse.classify_failure(
+                exception_text.splitlines(),
+                fallback=condensed,
+                log_path=host.log_path,
+                default_kind="invalid_config",
+            )
+            if error.kind == "invalid_config" and error.suggestion is None:
+                error.message = _name_profile_key(exception_text, host.profile) or condensed
+            return self._fail(error)
+        if exception_text:
+            lines = [*lines, *exception_text.splitlines()]
+            fallback = logparse.one_line(exception_text)
+        error = logparse.classify_failure(lines, fallback=fallback, log_path=host.log_path)
         return self._fail(error)
 
     def _fail(self, error: EngineError) -> EngineError:
