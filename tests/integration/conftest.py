@@ -71,7 +71,7 @@ def build_tiny_qwen2(model_dir: Path) -> Path:
         tie_word_embeddings=True,
         eos_token_id=fast.convert_tokens_to_ids("<|im_end|>"),
         bos_token_id=fast.convert_tokens_to_ids("<|endoftext|>"),
-        torch_dtype="bfloat16",
+        dtype="bfloat16",
     )
     torch.manual_seed(0)
     Qwen2ForCausalLM(config).to(torch.bfloat16).save_pretrained(model_dir, safe_serialization=True)

@@ -64,7 +64,7 @@ def test_coalesce_merges_interleaved_samples_but_not_past_their_finish() -> None
         finished,
         _delta(1, "z"),
     ]
-    merged = protocol.coalesce_deltas(items)  # type: ignore[arg-type]
+    merged = protocol.coalesce_deltas(items)
     assert [(m["t"], m.get("i"), m.get("r"), m.get("c")) for m in merged] == [
         ("delta", 0, "", "ab"),
         ("delta", 1, "xy", ""),
