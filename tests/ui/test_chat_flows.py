@@ -29,9 +29,9 @@ from workbench.engine.fake import (
     turn_n4_majority,
     turn_thinking_then_answer,
 )
+from workbench.ui.chat.prompt import ConversationLog
 from workbench.ui.chat.sample_column import SampleColumn
 from workbench.ui.chat.turns import AssistantTurnView, DoctorCard, UserMessage
-from workbench.ui.chat.view import ConversationLog
 
 
 async def wait_for_autosaves(app: ChatHostApp) -> None:

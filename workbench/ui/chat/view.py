@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Input, Static
@@ -36,50 +36,15 @@ from workbench.engine.api import (
     SampleDelta,
     SampleFinished,
 )
+from workbench.ui.chat.prompt import ConversationLog, PromptInput
 from workbench.ui.chat.turns import AssistantTurnView, UserMessage
 
 if TYPE_CHECKING:
     from workbench.profiles import LoadedProfile
 
-_UNNAMED_CHARACTERS = {"plus": "+", "minus": "-"}
 MAX_N = 16
 MAX_TEMPERATURE = 2.0
 TEMPERATURE_STEP = 0.1
-
-
-class ConversationLog(VerticalScroll, can_focus=True):
-    """The scrolling list of turns; focus it to use the single-key chat bindings."""
-
-    DEFAULT_CSS = """
-    ConversationLog { height: 1fr; padding: 0 1; }
-    ConversationLog:focus { background-tint: $foreground 3%; }
-    ConversationLog > .chat-placeholder { color: $text-muted; padding: 1 2; }
-    """
-
-
-class PromptInput(Input):
-    """The message input; Esc leaves it for the conversation (unless a reply is streaming, then
-    Esc reaches the chat's abort)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "leave", "Chat keys"),
-    ]
-
-    def check_consume_key(self, key: str, character: str | None) -> bool:
-        # Textual cannot map "plus"/"minus" to a character, so the footer would advertise the
-        # chat's +/- keys while this input is focused, though typing them inserts text.
-        return super().check_consume_key(key, character or _UNNAMED_CHARACTERS.get(key))
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "leave":
-            chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
-            return not (chat is not None and chat.streaming)
-        return super().check_action(action, parameters)
-
-    def action_leave(self) -> None:
-        chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
-        if chat is not None:
-            chat.log_view.focus()
 
 
 class ChatView(Vertical):
@@ -264,6 +229,11 @@ class ChatView(Vertical):
 
     # -- sending ------------------------------------------------------------------
 
+    @on(PromptInput.LeaveRequested)
+    def _on_prompt_leave_requested(self, event: PromptInput.LeaveRequested) -> None:
+        event.stop()
+        self.log_view.focus()
+
     @on(Input.Submitted, "#chat-input")
     async def _on_prompt_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -296,6 +266,7 @@ class ChatView(Vertical):
         conversation.turns.append(turn)
         # Mark streaming before the first await, so a second Enter cannot start another request.
         self.streaming_turn = turn
+        self.query_one(PromptInput).streaming = True
         turn_view = AssistantTurnView(turn)
         self._refresh_placeholder()
         await self.log_view.mount_all([UserMessage(text), turn_view])
@@ -353,6 +324,7 @@ class ChatView(Vertical):
         await self.flush_now()
         turn.done = True
         self.streaming_turn = None
+        self.query_one(PromptInput).streaming = False
         self._streaming_view = None
         if self._flush_timer is not None:
             self._flush_timer.stop()
