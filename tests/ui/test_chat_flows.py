@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from textual.widgets import Markdown
+from textual.widgets._collapsible import CollapsibleTitle
 
 from tests.ui.scenarios_chat import (
     TERMINAL_SIZE,
@@ -138,6 +139,13 @@ async def test_thinking_panel_streams_open_then_folds_with_its_title() -> None:
         assert panel.title == "Thought for 12.3 s · 154 tokens"
         answer = column.query_one(".answer", Markdown)
         assert answer.source.startswith("**17 + 65 = 82.**")
+        # It expands on demand, showing the whole reasoning.
+        await pilot.click(CollapsibleTitle)
+        await pilot.pause()
+        assert not panel.collapsed
+        thinking = column.query_one(".thinking", Markdown)
+        assert thinking.source.endswith("Check: 82 - 65 = 17. Correct.")
+        assert thinking.region.height > 0
 
 
 async def test_periodic_autosave_while_streaming(tmp_path: Path) -> None:
