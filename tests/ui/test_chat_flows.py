@@ -348,3 +348,19 @@ async def test_resumed_mid_stream_save_says_thinking_was_interrupted(tmp_path: P
         column = app.query_one(SampleColumn)
         assert column.thinking_panel.title == "Thinking (interrupted)"
         assert column.query_one(".answer", Markdown).source == "*(no output)*"
+
+
+async def test_resume_and_new_chat_are_refused_while_a_reply_streams(tmp_path: Path) -> None:
+    store = ChatStore(tmp_path)
+    store.save(Conversation("older", "demo", None, [UserTurn("old question")], "older"))
+    app, engine = host([turn_thinking_then_answer(pause_after=4)], store=store)
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await send_prompt(pilot)
+        await engine.wait_paused()
+        live_id = app.chat.conversation.id
+        await app.chat.action_resume_last()
+        await app.chat.action_new_chat()
+        assert app.chat.conversation.id == live_id and app.chat.streaming
+        engine.release()
+        await settle(pilot)
+        assert last_turn(app).done

@@ -437,9 +437,9 @@ class ChatView(Vertical):
         )
 
     async def load_chat(self, saved: Conversation) -> None:
-        """Show a saved conversation; the next message continues it."""
-        if self.streaming:
-            await self.action_abort()
+        """Show a saved conversation; the next message continues it (refused mid-stream)."""
+        if self._refuse_while_streaming("open another chat"):
+            return
         self.conversation = saved
         log = self.log_view
         await log.remove_children(UserMessage)
@@ -460,8 +460,17 @@ class ChatView(Vertical):
         log.scroll_end(animate=False)
         self.refresh_bindings()
 
+    def _refuse_while_streaming(self, what: str) -> bool:
+        # Swapping the conversation under a live stream would leave its worker writing into
+        # removed widgets; the user aborts first (one key), then acts.
+        if self.streaming:
+            self.notify(f"A reply is streaming: press Esc to abort it, then {what}.")
+        return self.streaming
+
     async def action_resume_last(self) -> None:
         """Open the most recently autosaved chat."""
+        if self._refuse_while_streaming("resume a chat"):
+            return
         if self.store is None:
             self.notify("Chats are not being saved in this session.", severity="warning")
             return
@@ -478,8 +487,8 @@ class ChatView(Vertical):
 
     async def action_new_chat(self) -> None:
         """Start an empty conversation (the current one stays saved)."""
-        if self.streaming:
-            await self.action_abort()
+        if self._refuse_while_streaming("start a new chat"):
+            return
         self.autosave()
         self.conversation = Conversation(
             id=self._new_chat_id(),
