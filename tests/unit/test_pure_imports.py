@@ -15,6 +15,9 @@ PURE_MODULES = (
     "workbench.profiles",
     "workbench.estimate",
     "workbench.engine.api",
+    "workbench.engine.fake",
+    "workbench.chat",
+    "workbench.gpu",
 )
 
 
