@@ -345,7 +345,7 @@ class WorkbenchApp(App[None]):
         targets = {
             "profiles": "#profiles-table",
             "tuner": "#field-max_model_len",
-            "chat": "#chat",
+            "chat": "#chat-input",  # switching to Chat means you want to type
             "log": "#log-lines",
         }
         matches = self.query(targets[tab])

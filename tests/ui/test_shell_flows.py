@@ -300,3 +300,16 @@ async def test_gauge_shows_every_gpu_and_na_fields(tmp_path: Path) -> None:
         assert gauge.size.height == 4 and len(lines) == 4
         assert lines[0].startswith("GPU0") and lines[2].startswith("GPU1")
         assert "util n/a · n/a · n/a" in lines[2]
+
+
+async def test_switching_to_chat_puts_the_keyboard_in_the_message_input(tmp_path: Path) -> None:
+    """F3 then typing writes a message; it must not fire the chat's single-key controls."""
+    app, _dirs = build_app(tmp_path, initial_profile="llama-8b-128k")
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        focused = app.focused
+        assert isinstance(focused, Input) and focused.id == "chat-input"
+        await pilot.press("t", "+")
+        assert focused.value == "t+"
