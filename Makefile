@@ -22,6 +22,7 @@ setup: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check workbench tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict tests bench
 
 $(STAMP): pyproject.toml
 	@echo "workbench: setting up $(VENV) with the '$(ENGINE)' engine extra (first run takes a few minutes)"

@@ -43,7 +43,7 @@ def build_tiny_tokenizer(model_dir: Path) -> Any:
     )
     corpus = ["The quick brown fox jumps over the lazy dog. Two plus two is four."] * 20
     tokenizer.train_from_iterator(corpus, trainer)
-    fast = PreTrainedTokenizerFast(
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tokenizer,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
@@ -74,7 +74,8 @@ def build_tiny_qwen2(model_dir: Path) -> Path:
         dtype="bfloat16",
     )
     torch.manual_seed(0)
-    Qwen2ForCausalLM(config).to(torch.bfloat16).save_pretrained(model_dir, safe_serialization=True)
+    model = Qwen2ForCausalLM(config)  # type: ignore[no-untyped-call]
+    model.to(torch.bfloat16).save_pretrained(model_dir, safe_serialization=True)  # type: ignore[arg-type]
     return model_dir
 
 

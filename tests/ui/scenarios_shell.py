@@ -165,8 +165,8 @@ def gpu_sample(used_fraction: float, *, engine_loaded: bool = True) -> VramSampl
         used_bytes=used,
         free_bytes=total - used,
         processes=(other_job,),
-        utilization_pct=87.0 if engine_loaded else 3.0,
-        temperature_c=71.0,
+        utilization_pct=87 if engine_loaded else 3,
+        temperature_c=71,
         power_w=None,  # NVML "not supported" on this card: shown as n/a
     )
     return VramSample(timestamp=0.0, gpus=(reading,), host=None, unavailable_reason=None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from workbench.engine.fake import DEFAULT_FIGURES
@@ -134,7 +136,7 @@ def test_tuner_fields_refuse_with_a_reason(field: str, text: str, reason: str) -
 
 
 def test_with_setting_copies_and_creates_tables() -> None:
-    data = {"model": {"path": "x"}, "engine": {"max_model_len": 32768}}
+    data: dict[str, Any] = {"model": {"path": "x"}, "engine": {"max_model_len": 32768}}
     updated = with_setting(data, "engine.max_model_len", 18080)
     assert updated["engine"]["max_model_len"] == 18080
     assert data["engine"]["max_model_len"] == 32768, "the original is untouched"
