@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 
 import pytest
 
 from workbench.cli import main
-from workbench.demo.train import TrainConfig, train
+from workbench.demo import data
+from workbench.demo.train import (
+    POOL_BATCHES,
+    TrainConfig,
+    _length_bucketed_batches,
+    build_tokenizer,
+    encode_conversation,
+    train,
+)
 
 # Small enough for a unit test; same code path as the real run.
 TINY = TrainConfig(
@@ -61,3 +70,22 @@ def test_eval_without_a_model_is_a_one_line_error(
     assert main(["demo-model", "eval", "--model", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "config.json" in err and err.count("\n") == 1
+
+
+def test_batches_group_similar_lengths_without_losing_examples() -> None:
+    tokenizer = build_tokenizer()
+    config = TrainConfig(batch_size=8)
+    pool = config.batch_size * POOL_BATCHES
+    batches = list(
+        islice(_length_bucketed_batches(tokenizer, data.conversation_stream(0), config), 2 * 8)
+    )
+    padded = sum(len(b) * max(len(ids) for ids, _ in b) for b, _ in batches)
+    real = sum(len(ids) for b, _ in batches for ids, _ in b)
+    assert padded / real < 1.1
+    # Loss weights follow completion tokens and average to one over a pool.
+    weights = [weight for _, weight in batches[:POOL_BATCHES]]
+    assert sum(weights) == pytest.approx(POOL_BATCHES)
+    assert max(weights) > 1.5 * min(weights)
+    plain = [encode_conversation(tokenizer, c) for c in islice(data.conversation_stream(0), pool)]
+    first_pool = [example for batch, _ in batches[:POOL_BATCHES] for example in batch]
+    assert sorted(first_pool) == sorted(plain)

@@ -11,7 +11,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,7 @@ class TrainConfig:
     """Everything that decides the trained weights; two runs with equal configs give equal files."""
 
     seed: int = 0
-    steps: int = 2000
+    steps: int = 2500
     batch_size: int = 32
     learning_rate: float = 3e-3
     warmup_steps: int = 60
@@ -179,6 +179,35 @@ def _learning_rate(step: int, config: TrainConfig) -> float:
     return config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+POOL_BATCHES = 8
+
+
+def _length_bucketed_batches(
+    tokenizer: Tokenizer, stream: Iterator[data.Conversation], config: TrainConfig
+) -> Iterator[tuple[list[tuple[list[int], int]], float]]:
+    """Batches of similar length (about a third fewer padded tokens) in a seeded order.
+
+    Each comes with its loss weight: its share of the pool's completion tokens. Without it, a batch
+    of short thinking-off answers would count as much as a batch of long traces, and the traces
+    (the skill that matters) would be learned worse than with plain shuffled batches.
+    """
+    order = random.Random(config.seed)
+    while True:
+        pool = [
+            encode_conversation(tokenizer, next(stream))
+            for _ in range(config.batch_size * POOL_BATCHES)
+        ]
+        pool.sort(key=lambda example: len(example[0]))  # stable: ties keep stream order
+        chunks = [
+            pool[start : start + config.batch_size]
+            for start in range(0, len(pool), config.batch_size)
+        ]
+        order.shuffle(chunks)
+        mean_tokens = sum(len(ids) - prompt for ids, prompt in pool) / len(chunks)
+        for chunk in chunks:
+            yield chunk, sum(len(ids) - prompt for ids, prompt in chunk) / mean_tokens
+
+
 def train(
     out_dir: Path,
     config: TrainConfig,
@@ -220,8 +249,9 @@ def train(
     assert pad_id is not None, "the trained tokenizer always holds the control tokens"
     losses: list[float] = []
     window: list[float] = []
+    batches = _length_bucketed_batches(tokenizer, stream, config)
     for step in range(config.steps):
-        batch = [encode_conversation(tokenizer, next(stream)) for _ in range(config.batch_size)]
+        batch, weight = next(batches)
         length = max(len(ids) for ids, _ in batch)
         input_ids = torch.full((len(batch), length), pad_id, dtype=torch.long)
         labels = torch.full((len(batch), length), -100, dtype=torch.long)
@@ -232,7 +262,7 @@ def train(
             attention[row, : len(ids)] = 1
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(step, config)
-        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+        loss = weight * model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
