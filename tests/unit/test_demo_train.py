@@ -89,3 +89,12 @@ def test_batches_group_similar_lengths_without_losing_examples() -> None:
     plain = [encode_conversation(tokenizer, c) for c in islice(data.conversation_stream(0), pool)]
     first_pool = [example for batch, _ in batches[:POOL_BATCHES] for example in batch]
     assert sorted(first_pool) == sorted(plain)
+
+
+def test_info_on_a_foreign_config_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config.json").write_text("{not json", encoding="utf-8")
+    assert main(["demo-model", "info", "--model", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "config.json" in err and err.count("\n") == 1

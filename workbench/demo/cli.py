@@ -138,19 +138,25 @@ def _info(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    config = json.loads(config_path.read_text(encoding="utf-8"))
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        shape = (
+            f"{config['num_hidden_layers']} layers, hidden {config['hidden_size']}, "
+            f"heads {config['num_attention_heads']} (kv {config['num_key_value_heads']}), "
+            f"head_dim {config['head_dim']}, vocab {config['vocab_size']}"
+        )
+        architecture = config["architectures"][0]
+    except (json.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
+        print(f"workbench: {config_path} is not a demo-model config ({exc})", file=sys.stderr)
+        return 2
     total = sum(p.stat().st_size for p in model_dir.iterdir() if p.is_file())
     print(f"model dir      {model_dir}")
-    print(f"architecture   {config['architectures'][0]}")
-    print(
-        f"shape          {config['num_hidden_layers']} layers, hidden {config['hidden_size']}, "
-        f"heads {config['num_attention_heads']} (kv {config['num_key_value_heads']}), "
-        f"head_dim {config['head_dim']}, vocab {config['vocab_size']}"
-    )
+    print(f"architecture   {architecture}")
+    print(f"shape          {shape}")
     print(f"files          {total / 1e6:.2f} MB")
     training_path = model_dir / "training.json"
     if training_path.is_file():
-        training = json.loads(training_path.read_text(encoding="utf-8"))
+        training = json.loads(training_path.read_text(encoding="utf-8"))  # written by train()
         print(
             f"trained        {training['config']['steps']} steps, seed "
             f"{training['config']['seed']}, {training['train_seconds']}s, final loss "

@@ -349,14 +349,22 @@ def run_from_args(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    report = evaluate(
-        model_dir,
-        questions=args.questions,
-        sampled_questions=args.sampled_questions,
-        samples=args.samples,
-        no_thinking_questions=args.no_thinking_questions,
-        seed=args.seed,
-    )
+    if args.questions < 1 or args.samples < 0:
+        print("workbench: --questions must be at least 1 and --samples at least 0", file=sys.stderr)
+        return 2
+    try:
+        report = evaluate(
+            model_dir,
+            questions=args.questions,
+            sampled_questions=args.sampled_questions,
+            samples=args.samples,
+            no_thinking_questions=args.no_thinking_questions,
+            seed=args.seed,
+        )
+    except Exception as exc:  # vLLM's own failure; its log above holds the details
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"workbench: evaluating {model_dir} failed: {first_line}", file=sys.stderr)
+        return 1
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(report.to_json(), indent=1), encoding="utf-8")
     if args.json:
