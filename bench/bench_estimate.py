@@ -11,10 +11,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
-MODELS = Path(__file__).resolve().parent.parent / "tests" / "data" / "models"
+REPO = Path(__file__).resolve().parent.parent
+MODELS = REPO / "tests" / "data" / "models"
+sys.path.insert(0, str(REPO))  # the vLLM-side reference lives with the tests
+
+from tests.vllm_reference import vllm_kv_figures  # noqa: E402
+
 GiB = 1024**3
 
 
@@ -33,64 +39,10 @@ def ours(model_dir: Path) -> tuple[int, int]:
 
 
 def theirs(model_dir: Path, max_model_len: int) -> tuple[int, int]:
-    """vLLM's path: engine config, per-layer KVCacheSpec, get_kv_cache_configs, capacity."""
-    from vllm.config import set_current_vllm_config
-    from vllm.distributed.kv_transfer.kv_connector.utils import get_current_attn_backends
-    from vllm.engine.arg_utils import EngineArgs
-    from vllm.model_executor.layers.attention.attention import Attention
-    from vllm.utils.torch_utils import kv_cache_dtype_str_to_dtype
-    from vllm.v1.attention.backends.utils import (
-        get_supported_kv_cache_layouts,
-        resolve_kv_cache_layout,
-    )
-    from vllm.v1.core import kv_cache_utils
-    from vllm.v1.kv_cache_interface import KVCacheSpec, MLAAttentionSpec
-
-    config = EngineArgs(
-        model=str(model_dir),
-        skip_tokenizer_init=True,
-        enforce_eager=True,
-        max_model_len=max_model_len,
-        load_format="dummy",
-    ).create_engine_config()
-    model_config, parallel = config.model_config, config.parallel_config
-    hf_text = model_config.hf_text_config
-    specs: dict[str, KVCacheSpec] = {}
-    with set_current_vllm_config(config):
-        for index in range(model_config.get_num_layers(parallel)):
-            name = f"model.layers.{index}.self_attn.attn"
-            if model_config.use_mla:
-                specs[name] = MLAAttentionSpec(
-                    block_size=config.cache_config.block_size,
-                    num_kv_heads=1,
-                    head_size=model_config.get_head_size(),
-                    dtype=kv_cache_dtype_str_to_dtype("auto", model_config),
-                )
-                continue
-            window = None
-            layer_types = getattr(hf_text, "layer_types", None)
-            if model_config.hf_config.model_type == "gpt_oss":
-                window = hf_text.sliding_window if index % 2 == 0 else None
-            elif layer_types and layer_types[index] == "sliding_attention":
-                window = hf_text.sliding_window
-            layer = Attention(
-                num_heads=model_config.get_num_attention_heads(parallel),
-                head_size=model_config.get_head_size(),
-                scale=1.0,
-                num_kv_heads=model_config.get_num_kv_heads(parallel),
-                cache_config=config.cache_config,
-                per_layer_sliding_window=window,
-                prefix=name,
-            )
-            spec = layer.get_kv_cache_spec(config)
-            assert spec is not None
-            specs[name] = spec
-        layouts = get_supported_kv_cache_layouts(get_current_attn_backends(config))
-        resolve_kv_cache_layout(config, [[x.name for x in layouts]], list(specs.values()))
-    configs = kv_cache_utils.get_kv_cache_configs(config, [specs], [2 * GiB])
-    scheduler = kv_cache_utils.generate_scheduler_kv_cache_config(configs)
-    tokens, _ = kv_cache_utils.get_kv_cache_capacity(config, scheduler)
-    return configs[0].num_blocks, tokens
+    """vLLM's path (the same reference the tests use): engine config, per-layer KVCacheSpec,
+    get_kv_cache_configs, capacity; returns (num_blocks, kv_tokens)."""
+    figures = vllm_kv_figures(model_dir, max_model_len, 2 * GiB, with_derived_max=False)
+    return figures.num_blocks, figures.kv_tokens
 
 
 def timed(function: object, *args: object, repeat: int) -> tuple[float, object]:
