@@ -49,8 +49,9 @@ def main() -> None:
     torch.set_num_threads(config.threads)
     tokenizer = build_tokenizer()
     pad_id = tokenizer.token_to_id(data.PAD)
+    assert pad_id is not None, "the demo tokenizer always has a pad token"
     model_config = _model_config(config, tokenizer)
-    model = Qwen2ForCausalLM(
+    model = Qwen2ForCausalLM(  # type: ignore[no-untyped-call]
         Qwen2Config(**{k: v for k, v in model_config.items() if k != "torch_dtype"})
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
