@@ -12,17 +12,12 @@ import pytest
 
 from workbench.engine.api import ChatMessage, ChatOverrides, RequestFinished, SampleFinished
 from workbench.engine.service import VllmEngineService
-from workbench.profiles import BUILTIN_DEMO_MODEL_DIR, load_profile
+from workbench.profiles import load_profile
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
-pytestmark = [
-    pytest.mark.engine,
-    pytest.mark.skipif(
-        not (BUILTIN_DEMO_MODEL_DIR / "model.safetensors").is_file(),
-        reason="the demo model is not built yet (workbench demo-model train)",
-    ),
-]
+# The demo model ships in the package: if it is missing, these tests must fail, not skip.
+pytestmark = [pytest.mark.engine]
 
 
 async def test_demo_profile_streams_four_samples_each_with_reasoning_and_an_answer(
