@@ -158,7 +158,10 @@ def test_kv_heads_per_gpu_equal_vllm_under_tensor_parallel(model: str, tp: int) 
 
     facts = read_model_facts(MODELS_DIR / model)
     if facts.attention == "full" and facts.num_kv_heads >= tp and facts.num_kv_heads % tp:
-        pytest.skip("vLLM refuses this tensor_parallel_size for the model (heads not divisible)")
+        # vLLM refuses this split at startup (heads not divisible); so must we.
+        with pytest.raises(EstimateError, match="does not divide"):
+            kv_heads_per_gpu(facts, tp)
+        return
     model_config = ModelConfig(model=str(MODELS_DIR / model), skip_tokenizer_init=True)
     parallel = ParallelConfig.__new__(ParallelConfig)
     object.__setattr__(parallel, "tensor_parallel_size", tp)
