@@ -7,9 +7,45 @@ Imports vllm inside the function only.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+
+from workbench.gpu.readings import CpuFeatures
+
+AMX_X86 = CpuFeatures(x86=True, amx_tiles=True)
+"""An Intel Xeon with AMX tiles (Sapphire Rapids and later)."""
+PLAIN_X86 = CpuFeatures(x86=True, amx_tiles=False)
+"""An AMD EPYC, or an Intel CPU without AMX."""
+CPU_KINDS = {"amx": AMX_X86, "no-amx": PLAIN_X86}
+
+
+@contextlib.contextmanager
+def vllm_sees_cpu(cpu: CpuFeatures) -> Iterator[None]:
+    """Make vLLM's CPU platform probe answer as ``cpu`` does, whatever this host is.
+
+    vllm/platforms/cpu.py decides by ``cls.get_cpu_architecture()`` and
+    ``torch.cpu._is_amx_tile_supported()``; both are replaced for the duration.
+    """
+    import torch
+    from vllm.platforms import CpuArchEnum
+    from vllm.platforms.cpu import CpuPlatform
+
+    arch = CpuArchEnum.X86 if cpu.x86 else CpuArchEnum.ARM
+    saved_probe = torch.cpu._is_amx_tile_supported
+    saved_arch = CpuPlatform.__dict__.get("get_cpu_architecture")  # else inherited
+    torch.cpu._is_amx_tile_supported = lambda: cpu.amx_tiles  # type: ignore[assignment]
+    CpuPlatform.get_cpu_architecture = classmethod(lambda cls: arch)  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        torch.cpu._is_amx_tile_supported = saved_probe  # type: ignore[method-assign]
+        if saved_arch is None:
+            del CpuPlatform.get_cpu_architecture
+        else:
+            CpuPlatform.get_cpu_architecture = saved_arch  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)
@@ -39,10 +75,28 @@ def vllm_kv_figures(
     pp: int = 1,
     *,
     with_derived_max: bool = True,
+    cpu: CpuFeatures = PLAIN_X86,
 ) -> VllmFigures:
     """vLLM's own numbers: per-layer specs from real ``Attention`` layers, split into pipeline
     stages as vLLM does, then ``get_kv_cache_configs`` (which raises its startup error when one
-    request does not fit; the estimated maximum length is read from that message)."""
+    request does not fit; the estimated maximum length is read from that message). vLLM's
+    platform sees ``cpu`` (not this host's CPU)."""
+    with vllm_sees_cpu(cpu):
+        return _vllm_kv_figures(
+            model_dir, max_model_len, kv_bytes, kv_cache_dtype, block_size, tp, pp, with_derived_max
+        )
+
+
+def _vllm_kv_figures(
+    model_dir: Path,
+    max_model_len: int,
+    kv_bytes: int,
+    kv_cache_dtype: str,
+    block_size: int | None,
+    tp: int,
+    pp: int,
+    with_derived_max: bool,
+) -> VllmFigures:
     import re
 
     from vllm.config import set_current_vllm_config
@@ -75,6 +129,8 @@ def vllm_kv_figures(
         EngineArgs(model=str(model_dir), skip_tokenizer_init=True, load_format="dummy")
         .create_engine_config()
         .model_config.max_model_len
+        if with_derived_max
+        else -1  # a second config build the caller does not need (the benchmark times this)
     )
     hf_text = model_config.hf_text_config
     total_layers = hf_text.num_hidden_layers

@@ -21,6 +21,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from workbench.estimate.cpu_kv import cpu_kv_budget
+from workbench.estimate.errors import EstimateError
 from workbench.ui.chat.view import ChatView
 from workbench.ui.log_view import LogView
 from workbench.ui.messages import (
@@ -45,7 +47,6 @@ if TYPE_CHECKING:
     from workbench.profiles import LoadedProfile
 
 TABS = ("profiles", "tuner", "chat", "log")
-GIB = 1024**3
 
 
 class WorkbenchApp(App[None]):
@@ -183,14 +184,15 @@ class WorkbenchApp(App[None]):
         if figures is not None and figures.available_kv_bytes is not None:
             return int(figures.available_kv_bytes)
         profile = self.active_profile
-        if profile is not None and profile.profile.engine.kv_cache_memory_bytes is not None:
-            return profile.profile.engine.kv_cache_memory_bytes
-        space = (profile.profile.env if profile else {}).get("VLLM_CPU_KVCACHE_SPACE") or (
-            os.environ.get("VLLM_CPU_KVCACHE_SPACE")
-        )
+        if profile is None:
+            return None
         try:
-            return int(float(space) * GIB) if space else None
-        except ValueError:
+            return cpu_kv_budget(
+                profile.profile.engine.kv_cache_memory_bytes,
+                profile_env=profile.profile.env,
+                environ=os.environ,
+            ).bytes
+        except EstimateError:  # the load says so, with the fix; the gauge just has no budget
             return None
 
     # -- loading ----------------------------------------------------------------------

@@ -8,10 +8,10 @@ import pytest
 
 from workbench.engine.api import EngineError
 from workbench.engine.args import (
-    CPU_DEFAULT_KV_BYTES,
     engine_args_from_profile,
     engine_kwargs_from_profile,
 )
+from workbench.estimate.cpu_kv import CPU_DEFAULT_KV_BYTES
 from workbench.profiles.schema import Profile
 
 

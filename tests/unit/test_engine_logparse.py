@@ -12,13 +12,13 @@ import pytest
 
 from workbench.engine.api import LoadStage
 from workbench.engine.logparse import (
-    GIB,
     classify_failure,
     excerpt,
     one_line,
     parse_figures,
     stage_of_line,
 )
+from workbench.estimate.sizes import GiB as GIB
 
 LOGS = Path(__file__).resolve().parent.parent / "data" / "engine_logs"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench.chat.model import AssistantTurn, Conversation, SampleRecord, UserTurn
-from workbench.chat.store import write_atomically
 from workbench.chat.summary import summarise_answers
 from workbench.engine.api import EngineFigures
+from workbench.files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,6 @@ def export_chat(conversation: Conversation, card: RunCard, directory: Path) -> t
     """Write ``<id>.md`` and ``<id>.json`` into ``directory`` atomically; returns both paths."""
     markdown_path = directory / f"{conversation.id}.md"
     json_path = directory / f"{conversation.id}.json"
-    write_atomically(markdown_path, to_markdown(conversation, card))
-    write_atomically(json_path, to_json(conversation, card))
+    write_atomic(markdown_path, to_markdown(conversation, card))
+    write_atomic(json_path, to_json(conversation, card))
     return markdown_path, json_path

@@ -7,8 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from workbench.engine.api import ChatMessage, ChatOverrides, SampleStats
-
-ThinkingHistory = Literal["strip", "keep_last", "keep_all"]
+from workbench.profiles.schema import ThinkingHistory
 
 
 @dataclass

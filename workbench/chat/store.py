@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from workbench.chat.model import Conversation
+from workbench.files import write_atomic
 
 
 class ChatStoreError(Exception):
     """A saved chat could not be read; the message names the file and the problem."""
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so a reader sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 class ChatStore:
@@ -61,7 +45,7 @@ class ChatStore:
         The UI serialises on its own thread and writes from a worker thread with this.
         """
         path = self.directory / f"{chat_id}.json"
-        write_atomically(path, json.dumps(data, indent=1, ensure_ascii=False))
+        write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False))
         return path
 
     def load(self, path: Path) -> Conversation:

@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.engine.api import EngineError
+from workbench.estimate.cpu_kv import cpu_kv_budget
+from workbench.estimate.errors import EstimateError
 
 if TYPE_CHECKING:
     from vllm.engine.arg_utils import AsyncEngineArgs
 
     from workbench.profiles.schema import Profile
 
-# On CPU without an explicit budget vLLM takes a fraction of host RAM (0.92 by default), which
-# fails on a shared machine; a fixed budget, capped to a quarter of free memory, is saner.
-CPU_DEFAULT_KV_BYTES = 2 * 1024**3
 # Compact JSON for structured output (an engine-level setting in vLLM; the per-request flag is
 # ignored; it needs an explicit xgrammar/guidance backend): with free whitespace, small models
 # loop on spaces/newlines until max_tokens.
@@ -88,15 +87,22 @@ def engine_kwargs_from_profile(
         if not engine.enforce_eager:
             kwargs["enforce_eager"] = True
             notes.append("CPU engine: enforce_eager = true (no graph capture on CPU)")
-        has_space_env = int(env.get("VLLM_CPU_KVCACHE_SPACE", "0") or 0) > 0
-        if engine.kv_cache_memory_bytes is None and not has_space_env:
-            budget = CPU_DEFAULT_KV_BYTES
-            if free_memory_bytes:
-                budget = max(256 * 1024**2, min(budget, free_memory_bytes // 4))
-            kwargs["kv_cache_memory_bytes"] = budget
+        try:
+            budget = cpu_kv_budget(
+                engine.kv_cache_memory_bytes,
+                profile_env=profile.env,
+                environ=env,
+                available_bytes=free_memory_bytes,
+            )
+        except EstimateError as exc:
+            raise EngineError("invalid_config", str(exc)) from None
+        if budget.source == "default":
+            kwargs["kv_cache_memory_bytes"] = budget.bytes
+            notes.append(f"CPU engine: KV cache budget {budget.explanation}")
+        elif budget.source == "env" and engine.kv_cache_memory_bytes is not None:
             notes.append(
-                f"CPU engine: KV cache budget {budget / 1024**3:.2f} GiB "
-                "(set engine.kv_cache_memory_bytes or env VLLM_CPU_KVCACHE_SPACE to change)"
+                f"CPU engine: {budget.explanation} replaces engine.kv_cache_memory_bytes "
+                "(vLLM's rule)"
             )
     for key, value in engine.extra.items():
         if key == "structured_outputs_config" and isinstance(value, dict):

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.engine.api import EngineError, ErrorKind, LoadStage, Suggestion
+from workbench.estimate.sizes import GiB, MiB
 
-GIB = 1024**3
 _NUM = r"[0-9][0-9,]*"
 _FLOAT = r"[0-9][0-9,]*(?:\.[0-9]+)?"
 
@@ -45,7 +45,7 @@ _DERIVED_MAX_LEN = re.compile(
 )
 _AUTO_FIT = re.compile(rf"Auto-fit max_model_len: reduced from ({_NUM}) to ({_NUM})")
 
-_UNITS = {"GiB": GIB, "GB": 10**9, "MiB": 1024**2, "MB": 10**6}
+_UNITS = {"GiB": GiB, "GB": 10**9, "MiB": MiB, "MB": 10**6}
 
 # Stage markers, matched in order of appearance. The host writes its own "[workbench]" lines.
 _STAGE_MARKERS: tuple[tuple[LoadStage, re.Pattern[str]], ...] = (

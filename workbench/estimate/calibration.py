@@ -7,8 +7,6 @@ dir; written atomically (temp file + rename) so a crash never leaves half a file
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +24,7 @@ from workbench.estimate.model import (
     non_torch_bytes,
     weights_per_gpu,
 )
+from workbench.files import write_atomic
 
 SCHEMA_VERSION = 1
 MAX_RECORDS_PER_KEY = 20
@@ -94,16 +93,7 @@ class CalibrationStore:
         payload = json.dumps(
             {"version": SCHEMA_VERSION, "records": records}, indent=1, sort_keys=True
         )
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".calibration-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, payload)
 
     def records(self, key: str) -> list[dict[str, Any]]:
         """The stored loads for one key, oldest first."""

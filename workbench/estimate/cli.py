@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``estimate`` command."""
+    from workbench.profiles.schema import KV_CACHE_DTYPES
     parser = subparsers.add_parser(
         "estimate",
         help="predict KV cache, max concurrency and fit before loading",
@@ -48,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--max-model-len", type=int, metavar="N", help="max_model_len (tokens)")
     parser.add_argument("--util", type=float, metavar="F", help="gpu_memory_utilization (0, 1]")
     parser.add_argument(
-        "--kv-cache-dtype", metavar="DTYPE", help="auto, fp8, fp8_e4m3, fp8_e5m2, bfloat16, float16"
+        "--kv-cache-dtype", metavar="DTYPE", help=", ".join(KV_CACHE_DTYPES)
     )
     parser.add_argument(
         "--kv-cache-memory",
@@ -137,15 +138,17 @@ def _device(args: argparse.Namespace) -> tuple[GpuSpec, str]:
     return cpu_device(), f"CPU engine ({reason}; pass --gpu NAME or --gpu-mem SIZE for a GPU)"
 
 
-def _load(target: str, gpu_name: str | None) -> tuple[ModelFacts, EstimateSettings, str]:
-    """Model facts and settings from a model directory, or a profile with the
-    [gpu_overrides] for ``gpu_name`` applied."""
+def _load(
+    target: str, gpu_name: str | None
+) -> tuple[ModelFacts, EstimateSettings, str, dict[str, str]]:
+    """Model facts, settings, a description and the profile's [env], from a model directory
+    or a profile with the [gpu_overrides] for ``gpu_name`` applied."""
     from workbench.estimate.facts import read_model_facts
     from workbench.estimate.model import EstimateSettings
 
     path = Path(target).expanduser()
     if path.is_dir():
-        return read_model_facts(path), EstimateSettings(), str(path)
+        return read_model_facts(path), EstimateSettings(), str(path), {}
     from workbench.profiles import ProfileError, load_profile
 
     try:
@@ -155,13 +158,10 @@ def _load(target: str, gpu_name: str | None) -> tuple[ModelFacts, EstimateSettin
     if loaded.model_dir is None:
         raise _fail(f"profile {loaded.name}: {loaded.model_error or 'model not found'}")
     settings = EstimateSettings.from_profile(loaded.profile)
-    space = loaded.profile.env.get("VLLM_CPU_KVCACHE_SPACE", "").strip()
-    if space.isdigit() and settings.kv_cache_memory_bytes is None:
-        settings = replace(settings, kv_cache_memory_bytes=int(space) * 1024**3)
     source = f"profile {loaded.name}"
     if loaded.applied_gpu_override:
         source += f' (with [gpu_overrides."{loaded.applied_gpu_override}"])'
-    return read_model_facts(loaded.model_dir), settings, source
+    return read_model_facts(loaded.model_dir), settings, source, dict(loaded.profile.env)
 
 
 def _gib(value: int) -> str:
@@ -219,13 +219,16 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``workbench estimate``."""
     from workbench.estimate.calibration import CalibrationStore
     from workbench.estimate.errors import EstimateError
-    from workbench.estimate.model import estimate
+    from workbench.estimate.model import estimate, settings_for_device
     from workbench.estimate.solver import smallest_utilization
 
     try:
         gpu, device = _device(args)
-        facts, settings, source = _load(args.target, gpu.name if gpu.device == "cuda" else None)
+        facts, settings, source, profile_env = _load(
+            args.target, gpu.name if gpu.device == "cuda" else None
+        )
         settings = replace(settings, **_overrides(args))
+        settings, note = settings_for_device(settings, gpu, profile_env=profile_env)
         if gpu.device == "cuda" and (args.gpu or args.gpu_mem):
             # a named GPU stands for as many identical GPUs as tp × pp needs
             count = settings.tensor_parallel_size * settings.pipeline_parallel_size
@@ -233,6 +236,8 @@ def run(args: argparse.Namespace) -> int:
             device += f", {count} of them" if count > 1 else ""
         store = CalibrationStore()
         result = estimate(facts, gpu, settings, calibration=store)
+        if note is not None:
+            result = replace(result, warnings=(*result.warnings, note))
         lowest = None
         if gpu.device == "cuda" and settings.kv_cache_memory_bytes is None:
             lowest = smallest_utilization(facts, gpu, settings, calibration=store)

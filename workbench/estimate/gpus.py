@@ -10,6 +10,7 @@ from importlib import resources
 from typing import Literal
 
 from workbench.estimate.sizes import MiB
+from workbench.gpu.readings import CpuFeatures
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class GpuSpec:
     free_bytes: int | None = None
     count: int = 1
     device: Literal["cuda", "cpu"] = "cuda"
+    cpu: CpuFeatures | None = None
+    """For the CPU engine: the host CPU's features that vLLM decides block sizes by."""
 
 
 @lru_cache(maxsize=1)

@@ -8,9 +8,12 @@ from typing import Literal
 
 from workbench.estimate.errors import EstimateError
 from workbench.estimate.facts import ModelFacts
+from workbench.gpu.readings import CpuFeatures
 
 GPU_DEFAULT_BLOCK_SIZE = 16  # vllm/config/cache.py, CUDA platform default
 CPU_DEFAULT_BLOCK_SIZE = 128  # vllm/platforms/cpu.py
+CPU_MLA_BLOCK_SIZE = 16  # the reference CPU MLA decode kernel compiles only for 16
+DEEPSEEK_V4_CPU_BLOCK_SIZE = 256  # DeepSeek-V4's CPU sparse-MLA / indexer kernels
 
 _KV_DTYPE_BYTES = {
     "bfloat16": 2,
@@ -30,6 +33,22 @@ def resolve_kv_cache_dtype(facts: ModelFacts, kv_cache_dtype: str) -> str:
     if kv_cache_dtype == "auto":
         return facts.checkpoint_kv_cache_dtype or facts.dtype
     return kv_cache_dtype
+
+
+def cpu_block_size(facts: ModelFacts, requested: int | None, cpu: CpuFeatures) -> int:
+    """The block size vLLM's CPU platform ends up with (platforms/cpu.py::check_and_update_config).
+
+    MLA models (not DeepSeek-V4) run the reference CPU MLA kernel unless the CPU is x86 with AMX
+    tiles, and that kernel forces 16 whatever was asked; DeepSeek-V4 forces 256; otherwise the
+    user's block_size, or 128.
+    """
+    is_deepseek_v4 = facts.model_type == "deepseek_v4"
+    amx_mla = cpu.x86 and cpu.amx_tiles
+    if facts.attention == "mla" and not is_deepseek_v4 and not amx_mla:
+        return CPU_MLA_BLOCK_SIZE
+    if is_deepseek_v4:
+        return DEEPSEEK_V4_CPU_BLOCK_SIZE
+    return requested or CPU_DEFAULT_BLOCK_SIZE
 
 
 def kv_dtype_bytes(facts: ModelFacts, kv_cache_dtype: str = "auto") -> int:

@@ -13,26 +13,59 @@ sources are given in their docstrings; calibration replaces them with measured o
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from workbench.estimate.cpu_kv import cpu_kv_budget
 from workbench.estimate.errors import EstimateError
 from workbench.estimate.facts import ModelFacts
 from workbench.estimate.gpus import GpuSpec
 from workbench.estimate.kv import (
-    CPU_DEFAULT_BLOCK_SIZE,
     GPU_DEFAULT_BLOCK_SIZE,
     KvPlan,
+    cpu_block_size,
     kv_bytes_per_token,
     plan_kv,
 )
-from workbench.estimate.sizes import GiB, MiB, format_gib
+from workbench.estimate.sizes import MiB, format_gib
+from workbench.gpu.host import read_cpu_features, read_meminfo
+from workbench.gpu.readings import CpuFeatures
 
 if TYPE_CHECKING:
     from workbench.estimate.calibration import CalibrationStore
     from workbench.profiles import LoadedProfile, Profile
 
 Verdict = Literal["fits", "tight", "does_not_fit"]
+WarningKind = Literal[
+    "state_not_counted",
+    "too_few_gpus",
+    "no_kv_budget",
+    "host_memory",
+    "calibration_ignored",
+    "gpu_out_of_memory",
+    "gpu_busy",
+    "block_size_forced",
+    "kv_budget_from_env",
+]
+BLOCKING_WARNINGS: dict[WarningKind, str] = {
+    "gpu_busy": "not enough free memory on the GPU for total × gpu_memory_utilization",
+    "gpu_out_of_memory": "kv_cache_memory_bytes plus the weights exceed the GPU's memory",
+    "host_memory": "not enough available host memory for the weights plus the KV budget",
+}
+"""Warnings that make vLLM refuse to start, so the verdict is does_not_fit, with this reason."""
+
+
+@dataclass(frozen=True)
+class EstimateWarning:
+    """Something the estimate's figures depend on or that stops a load; ``kind`` decides."""
+
+    kind: WarningKind
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
 
 CUDA_RESERVED_BYTES = 444 * MiB
 """NVML's total minus what CUDA (torch.cuda.mem_get_info, which vLLM uses) reports as total.
@@ -101,7 +134,7 @@ class Estimate:
     verdict: Verdict
     reason: str
     largest_fitting_max_model_len: int | None
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[EstimateWarning, ...] = ()
     calibrated_from_loads: int = 0
     weights_exact: bool = True
 
@@ -110,7 +143,7 @@ class Estimate:
         from dataclasses import asdict
 
         data = asdict(self)
-        data["warnings"] = list(self.warnings)
+        data["warnings"] = [{"kind": w.kind, "message": w.message} for w in self.warnings]
         return data
 
 
@@ -185,42 +218,24 @@ def weights_per_gpu(facts: ModelFacts, settings: EstimateSettings) -> int:
     return facts.weights_bytes // (settings.tensor_parallel_size * settings.pipeline_parallel_size)
 
 
-def cpu_kv_budget(settings: EstimateSettings) -> int | None:
-    """CPU engine KV budget: kv_cache_memory_bytes, else VLLM_CPU_KVCACHE_SPACE GiB."""
-    if settings.kv_cache_memory_bytes is not None:
-        return settings.kv_cache_memory_bytes
-    env = os.environ.get("VLLM_CPU_KVCACHE_SPACE", "")
-    if env.strip():
-        try:
-            return int(env) * GiB
-        except ValueError:
-            raise EstimateError(
-                f"VLLM_CPU_KVCACHE_SPACE={env!r}: must be a whole number of GiB"
-            ) from None
-    return None
-
-
-def host_memory() -> tuple[int, int | None]:
-    """(MemTotal, MemAvailable) from /proc/meminfo; (0, None) when unreadable."""
-    values: dict[str, int] = {}
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                key, _, rest = line.partition(":")
-                if key in ("MemTotal", "MemAvailable") and rest.split():
-                    values[key] = int(rest.split()[0]) * 1024
-    except (OSError, ValueError):
-        pass
-    return values.get("MemTotal", 0), values.get("MemAvailable")
-
-
-def cpu_device(total_bytes: int | None = None, free_bytes: int | None = None) -> GpuSpec:
+def cpu_device(
+    total_bytes: int | None = None,
+    free_bytes: int | None = None,
+    *,
+    cpu: CpuFeatures | None = None,
+) -> GpuSpec:
     """The host as a device (CPU engine semantics). Without arguments: this host's
-    MemTotal and MemAvailable; with ``total_bytes`` only: no free-memory check."""
+    MemTotal and MemAvailable; with ``total_bytes`` only: no free-memory check. ``cpu``: the
+    CPU features vLLM decides by (this host's when None; tests inject both kinds)."""
     if total_bytes is None:
-        total_bytes, measured_free = host_memory()
-        free_bytes = measured_free if free_bytes is None else free_bytes
-    return GpuSpec("cpu", total_bytes, free_bytes=free_bytes, device="cpu")
+        meminfo = read_meminfo()
+        total_bytes = meminfo[0] if meminfo else 0
+        if free_bytes is None and meminfo is not None:
+            free_bytes = meminfo[1]
+    features = cpu or read_cpu_features()
+    return GpuSpec(
+        f"cpu ({features.label})", total_bytes, free_bytes=free_bytes, device="cpu", cpu=features
+    )
 
 
 def _validate(facts: ModelFacts, settings: EstimateSettings) -> None:
@@ -244,8 +259,11 @@ def _validate(facts: ModelFacts, settings: EstimateSettings) -> None:
 
 
 def make_plan(facts: ModelFacts, gpu: GpuSpec, settings: EstimateSettings) -> KvPlan:
-    """The KV plan for this device and settings (block size default by device)."""
-    default_block = CPU_DEFAULT_BLOCK_SIZE if gpu.device == "cpu" else GPU_DEFAULT_BLOCK_SIZE
+    """The KV plan for this device and settings (block size by the device's rules)."""
+    if gpu.device == "cpu":
+        block_size = cpu_block_size(facts, settings.block_size, gpu.cpu or read_cpu_features())
+    else:
+        block_size = settings.block_size or GPU_DEFAULT_BLOCK_SIZE
     world = settings.tensor_parallel_size * settings.pipeline_parallel_size
     batched = settings.max_num_batched_tokens or default_max_num_batched_tokens(gpu, world)
     # vllm/config/vllm.py::max_concurrent_batches: async scheduling (GPU default) keeps 2
@@ -254,7 +272,7 @@ def make_plan(facts: ModelFacts, gpu: GpuSpec, settings: EstimateSettings) -> Kv
     concurrent = pp if (gpu.device == "cpu" or pp > 1) else 2
     return plan_kv(
         facts,
-        block_size=settings.block_size or default_block,
+        block_size=block_size,
         tensor_parallel_size=settings.tensor_parallel_size,
         pipeline_parallel_size=pp,
         kv_cache_dtype=settings.kv_cache_dtype,
@@ -283,25 +301,39 @@ def estimate(
     )
     derived = facts.derived_max_model_len
     max_len = settings.max_model_len or derived
-    warnings: list[str] = []
+    warnings: list[EstimateWarning] = []
+
+    def warn(kind: WarningKind, message: str) -> None:
+        warnings.append(EstimateWarning(kind, message))
+
     if "mamba" in facts.layer_kinds or "linear" in facts.layer_kinds:
-        warnings.append("mamba/linear-attention state per request is not counted")
+        warn("state_not_counted", "mamba/linear-attention state per request is not counted")
     world = settings.tensor_parallel_size * settings.pipeline_parallel_size
     if gpu.device == "cuda" and gpu.count < world:
-        warnings.append(f"tp × pp = {world} GPUs but only {gpu.count} present")
+        warn("too_few_gpus", f"tp × pp = {world} GPUs but only {gpu.count} present")
+    if settings.block_size is not None and plan.block_size != settings.block_size:
+        cpu = gpu.cpu.label if gpu.cpu else gpu.name
+        warn(
+            "block_size_forced",
+            f"block_size {settings.block_size} is replaced by {plan.block_size}: vLLM's kernel "
+            f"for this model on this device ({cpu}) requires it",
+        )
     num_seqs = settings.max_num_seqs or default_max_num_seqs(gpu)
     batched = settings.max_num_batched_tokens or default_max_num_batched_tokens(gpu, world)
     weights = weights_per_gpu(facts, settings)
     loads = 0
 
     if gpu.device == "cpu":
-        kv_budget = cpu_kv_budget(settings)
+        kv_budget = settings.kv_cache_memory_bytes
         if kv_budget is None:
-            # vllm/v1/worker/cpu_worker.py: requested = total × util − process RSS (≈ weights)
+            # vllm/v1/worker/cpu_worker.py: requested = total × util − process RSS (≈ weights).
+            # A profile's estimate never gets here: estimate_profile resolves the budget as
+            # workbench's engine will (workbench.estimate.cpu_kv).
             kv_budget = int(gpu.total_bytes * settings.gpu_memory_utilization) - weights
-            warnings.append(
+            warn(
+                "no_kv_budget",
                 "no KV budget set: VLLM_CPU_KVCACHE_SPACE or "
-                "engine.kv_cache_memory_bytes makes the CPU engine predictable"
+                "engine.kv_cache_memory_bytes makes the CPU engine predictable",
             )
         overhead, act, graphs = 0, 0, 0
         available = kv_budget
@@ -309,10 +341,11 @@ def estimate(
         if gpu.free_bytes is not None and budget > gpu.free_bytes:
             # vllm/v1/worker/cpu_worker.py refuses a KV budget above the memory still
             # available after the weights are loaded
-            warnings.append(
+            warn(
+                "host_memory",
                 f"host memory: KV {format_gib(kv_budget)} + weights {format_gib(weights)} > "
                 f"available {format_gib(gpu.free_bytes)}; vLLM refuses to start; lower "
-                "VLLM_CPU_KVCACHE_SPACE / kv_cache_memory_bytes"
+                "VLLM_CPU_KVCACHE_SPACE / kv_cache_memory_bytes",
             )
     else:
         cuda_total = max(0, gpu.total_bytes - CUDA_RESERVED_BYTES)
@@ -327,7 +360,7 @@ def estimate(
                     gpu_name=gpu.name, vllm_version=vllm_version, facts=facts, settings=settings
                 )
             except EstimateError as exc:  # a broken calibration file must not block estimates
-                warnings.append(f"calibration ignored: {exc}")
+                warn("calibration_ignored", f"calibration ignored: {exc}")
             if correction is not None:
                 loads = correction.loads
                 if correction.weights_bytes is not None:
@@ -338,9 +371,10 @@ def estimate(
             available = settings.kv_cache_memory_bytes
             needed = weights + overhead + act + graphs + available
             if needed > cuda_total:
-                warnings.append(
+                warn(
+                    "gpu_out_of_memory",
                     f"out of memory: weights, overhead and kv_cache_memory_bytes need "
-                    f"{format_gib(needed)} but the GPU has {format_gib(cuda_total)}"
+                    f"{format_gib(needed)} but the GPU has {format_gib(cuda_total)}",
                 )
         else:
             available = budget - weights - overhead - act - graphs
@@ -348,10 +382,11 @@ def estimate(
         if cuda_free is not None and cuda_free < budget:
             used = gpu.total_bytes - (gpu.free_bytes or 0)
             highest = max(0.0, cuda_free / cuda_total) if cuda_total else 0.0
-            warnings.append(
+            warn(
+                "gpu_busy",
                 f"other processes use {format_gib(used)}: free {format_gib(cuda_free)} < "
                 f"total × util {format_gib(budget)}; vLLM refuses to start; lower "
-                f"gpu_memory_utilization to {int(highest * 100) / 100:.2f} or less"
+                f"gpu_memory_utilization to {int(highest * 100) / 100:.2f} or less",
             )
 
     num_blocks = plan.num_blocks(available)
@@ -381,15 +416,9 @@ def estimate(
             f"one {max_len}-token request needs {format_gib(need)} of KV cache but only "
             f"{format_gib(available)} is left; largest max_model_len that fits: {largest}"
         )
-    elif any(w.startswith("other processes") for w in warnings):
+    elif blocking := [w for w in warnings if w.kind in BLOCKING_WARNINGS]:
         verdict = "does_not_fit"
-        reason = "not enough free memory on the GPU for total × gpu_memory_utilization"
-    elif any(w.startswith("out of memory") for w in warnings):
-        verdict = "does_not_fit"
-        reason = "kv_cache_memory_bytes plus the weights exceed the GPU's memory"
-    elif any(w.startswith("host memory") for w in warnings):
-        verdict = "does_not_fit"
-        reason = "not enough available host memory for the weights plus the KV budget"
+        reason = BLOCKING_WARNINGS[blocking[0].kind]
     elif concurrency < settings.n * (1 + TIGHT_HEADROOM):
         verdict = "tight"
         reason = (
@@ -455,8 +484,34 @@ def estimate_profile(
     model_dir = loaded.model_dir
     facts = read_model_facts(model_dir)
     settings = replace(EstimateSettings.from_profile(loaded.profile), **setting_overrides)
-    space = loaded.profile.env.get("VLLM_CPU_KVCACHE_SPACE", "").strip()
-    if gpu is None and settings.kv_cache_memory_bytes is None and space.isdigit():
-        # the profile's [env] reaches the engine process; honour it like vLLM's CPU platform
-        settings = replace(settings, kv_cache_memory_bytes=int(space) * GiB)
-    return estimate(facts, gpu or cpu_device(), settings, calibration=calibration)
+    device = gpu or cpu_device()
+    settings, note = settings_for_device(settings, device, profile_env=loaded.profile.env)
+    result = estimate(facts, device, settings, calibration=calibration)
+    return replace(result, warnings=(*result.warnings, note)) if note else result
+
+
+def settings_for_device(
+    settings: EstimateSettings,
+    device: GpuSpec,
+    *,
+    profile_env: Mapping[str, str],
+    environ: Mapping[str, str] | None = None,
+) -> tuple[EstimateSettings, EstimateWarning | None]:
+    """On the CPU engine: the KV budget workbench's engine will pass to vLLM
+    (``workbench.estimate.cpu_kv``), plus a warning when the environment replaces an explicit
+    ``kv_cache_memory_bytes``. Elsewhere: ``settings`` unchanged."""
+    if device.device != "cpu":
+        return settings, None
+    budget = cpu_kv_budget(
+        settings.kv_cache_memory_bytes,
+        profile_env=profile_env,
+        environ=os.environ if environ is None else environ,
+        available_bytes=device.free_bytes,
+    )
+    note = None
+    if budget.source == "env" and settings.kv_cache_memory_bytes not in (None, budget.bytes):
+        note = EstimateWarning(
+            "kv_budget_from_env",
+            f"{budget.explanation} replaces kv_cache_memory_bytes (vLLM's rule)",
+        )
+    return replace(settings, kv_cache_memory_bytes=budget.bytes), note

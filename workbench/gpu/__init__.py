@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from workbench.gpu.fake import FakeVramSampler
-from workbench.gpu.host import HostMemorySampler, read_host_memory
+from workbench.gpu.host import HostMemorySampler, read_cpu_features, read_host_memory, read_meminfo
 from workbench.gpu.nvml import NvmlSampler
-from workbench.gpu.readings import GpuProcess, GpuReading, HostMemory, VramSample, VramSampler
+from workbench.gpu.readings import (
+    CpuFeatures,
+    GpuProcess,
+    GpuReading,
+    HostMemory,
+    VramSample,
+    VramSampler,
+)
 
 
 def make_sampler() -> VramSampler:
@@ -19,6 +26,7 @@ def make_sampler() -> VramSampler:
 
 
 __all__ = [
+    "CpuFeatures",
     "FakeVramSampler",
     "GpuProcess",
     "GpuReading",
@@ -28,5 +36,7 @@ __all__ = [
     "VramSample",
     "VramSampler",
     "make_sampler",
+    "read_cpu_features",
     "read_host_memory",
+    "read_meminfo",
 ]

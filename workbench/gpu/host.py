@@ -4,11 +4,12 @@ children (vLLM runs EngineCore and a worker as child processes)."""
 from __future__ import annotations
 
 import os
+import platform
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from workbench.gpu.readings import HostMemory, VramSample
+from workbench.gpu.readings import CpuFeatures, HostMemory, VramSample
 
 PROC = Path("/proc")
 
@@ -28,6 +29,25 @@ def read_meminfo(proc: Path = PROC) -> tuple[int, int] | None:
     if "MemTotal" not in values:
         return None
     return values["MemTotal"], values.get("MemAvailable", values.get("MemFree", 0))
+
+
+def read_cpu_features(proc: Path = PROC, machine: str | None = None) -> CpuFeatures:
+    """This host's CPU as vLLM's CPU platform sees it. AMX: the ``amx_tile`` flag in
+    /proc/cpuinfo, which Linux lists only when the CPU has the tiles and the kernel enabled
+    them (what torch's ``_is_amx_tile_supported`` checks; a test compares the two)."""
+    arch = (machine or platform.machine()).lower()
+    x86 = arch in ("x86_64", "amd64", "i386", "i686", "x86")
+    flags: set[str] = set()
+    try:
+        text = (proc / "cpuinfo").read_text("ascii", errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key.strip() == "flags":
+            flags.update(rest.split())
+            break
+    return CpuFeatures(x86=x86, amx_tiles=x86 and "amx_tile" in flags)
 
 
 def _children(pid: int, proc: Path) -> list[int]:

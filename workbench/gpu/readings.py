@@ -32,6 +32,27 @@ class GpuReading:
 
 
 @dataclass(frozen=True)
+class CpuFeatures:
+    """The CPU capabilities vLLM's CPU platform decides by (vllm/platforms/cpu.py).
+
+    Machines differ (Intel with AMX tiles, AMD EPYC without), so everything that depends on
+    them takes a ``CpuFeatures`` argument: read from this host by default, injected by tests.
+    """
+
+    x86: bool
+    """``CpuPlatform.get_cpu_architecture() == CpuArchEnum.X86``."""
+    amx_tiles: bool
+    """``torch.cpu._is_amx_tile_supported()``: the kernel exposes AMX tiles (flag ``amx_tile``)."""
+
+    @property
+    def label(self) -> str:
+        """Short description for messages: "x86 with AMX", "x86 without AMX", "non-x86"."""
+        if not self.x86:
+            return "non-x86"
+        return "x86 with AMX" if self.amx_tiles else "x86 without AMX"
+
+
+@dataclass(frozen=True)
 class HostMemory:
     """Host RAM (/proc/meminfo) and the engine processes' resident memory (VmRSS, children too)."""
 

@@ -115,8 +115,8 @@ def _note(message: str) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from workbench.files import display_path
     from workbench.profiles import discover_profiles
-    from workbench.profiles.errors import display_path
 
     found = discover_profiles(gpu_name=args.gpu)
     if not found:
@@ -168,8 +168,8 @@ def _summary(loaded: Any) -> str:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from workbench.files import display_path
     from workbench.profiles import ProfileError, load_profile
-    from workbench.profiles.errors import display_path
     from workbench.profiles.store import render_toml
 
     try:
@@ -195,8 +195,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from workbench.files import display_path
     from workbench.profiles import ProfileError, discover_profiles, load_profile
-    from workbench.profiles.errors import display_path
 
     targets: list[str | Path]
     if args.paths:
@@ -233,8 +233,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_new(args: argparse.Namespace) -> int:
     from workbench import paths
+    from workbench.files import display_path
     from workbench.profiles import ProfileError, save_profile
-    from workbench.profiles.errors import display_path
     from workbench.profiles.share import new_profile_data
 
     target = args.out or paths.user_profiles_dir() / f"{args.name}.toml"
@@ -256,8 +256,8 @@ def _cmd_new(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from workbench.files import display_path
     from workbench.profiles import ProfileError, load_profile, save_profile
-    from workbench.profiles.errors import display_path
     from workbench.profiles.share import export_profile
     from workbench.profiles.store import render_toml
 
@@ -284,8 +284,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from workbench import paths
+    from workbench.files import display_path
     from workbench.profiles import ProfileError
-    from workbench.profiles.errors import display_path
     from workbench.profiles.share import import_profile
 
     try:
@@ -325,8 +325,8 @@ def _cmd_to_serve(args: argparse.Namespace) -> int:
 
 def _cmd_from_serve(args: argparse.Namespace) -> int:
     from workbench import paths
+    from workbench.files import display_path
     from workbench.profiles import ProfileError, save_profile
-    from workbench.profiles.errors import display_path
     from workbench.profiles.loader import validate_data
     from workbench.profiles.serve import from_serve
     from workbench.profiles.store import render_toml

@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
-
-def display_path(path: Path) -> str:
-    """``path`` relative to the working directory when it lies under it, else as given."""
-    try:
-        return os.path.relpath(path) if path.is_absolute() and _is_under_cwd(path) else str(path)
-    except ValueError:  # a different drive on Windows
-        return str(path)
-
-
-def _is_under_cwd(path: Path) -> bool:
-    try:
-        path.resolve().relative_to(Path.cwd().resolve())
-    except (ValueError, OSError):
-        return False
-    return True
+from workbench.files import display_path
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

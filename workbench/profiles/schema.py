@@ -37,13 +37,16 @@ A profile on disk looks like::
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Dtype = Literal["auto", "float16", "bfloat16", "float32", "half", "float"]
 KvCacheDtype = Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2", "bfloat16", "float16"]
 ThinkingHistory = Literal["strip", "keep_last", "keep_all"]
+KV_CACHE_DTYPES: tuple[str, ...] = get_args(KvCacheDtype)
+"""The kv_cache_dtype values a profile (and the Tuner, and ``workbench estimate``) accepts."""
+THINKING_HISTORY_POLICIES: tuple[str, ...] = get_args(ThinkingHistory)
 
 
 class _Strict(BaseModel):

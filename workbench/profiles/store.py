@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from workbench import paths
+from workbench.files import write_atomic
 from workbench.profiles.errors import ProfileError
 from workbench.profiles.loader import (
     OVERRIDABLE_SECTIONS,
@@ -84,31 +81,17 @@ def save_profile(
             hint="choose a .toml file name",
         )
     backup: Path | None = None
-    temp_name: str | None = None
     try:
         if path.exists():
             backup = backup_path(path)
-            _atomic_copy(path, backup)
-        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if backup is not None:
-            shutil.copymode(path, temp_name)
-        os.replace(temp_name, path)
-        temp_name = None
-        _fsync_dir(directory)
+            write_atomic(backup, path.read_bytes())
+        write_atomic(path, text)
     except OSError as exc:
         raise ProfileError(
             f"cannot write the profile ({exc.strerror or exc})",
             path=path,
             hint="check free space and permissions; the old file is unchanged",
         ) from None
-    finally:
-        if temp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
     return backup
 
 
@@ -184,31 +167,6 @@ def _subtract(
         elif key in keep or base != value or type(base) is not type(value):
             result[key] = value
     return result
-
-
-def _atomic_copy(source: Path, target: Path) -> None:
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(source.read_bytes())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def record_tested_on(

@@ -45,9 +45,7 @@ def reload_profile(loaded: LoadedProfile, gpu: GpuSpec | None = None) -> LoadedP
     """Read ``loaded``'s file again (after a save)."""
     from workbench.profiles import load_profile
 
-    return load_profile(
-        loaded.path, gpu_name=_gpu_name(gpu)
-    )
+    return load_profile(loaded.path, gpu_name=_gpu_name(gpu))
 
 
 def estimate(loaded: LoadedProfile, gpu: GpuSpec | None, **settings: Any) -> Estimate:
@@ -112,7 +110,7 @@ def duplicate_profile(loaded: LoadedProfile, name: str, user_dir: Path | None) -
 def export_profile(loaded: LoadedProfile, target_dir: Path | None = None) -> tuple[Path, list[str]]:
     """Write a portable copy (env and secrets stripped, machine paths made portable) to
     ``target_dir`` (default: data dir / exports); returns its path and what was changed."""
-    from workbench.chat.store import write_atomically
+    from workbench.files import write_atomic
     from workbench.paths import data_dir
     from workbench.profiles.share import export_profile as portable_copy
     from workbench.profiles.store import render_toml
@@ -121,5 +119,5 @@ def export_profile(loaded: LoadedProfile, target_dir: Path | None = None) -> tup
     directory = target_dir or data_dir() / "exports"
     target = directory / f"{loaded.name}.toml"
     # Not validated here: a portable copy's model paths are meant for the recipient's machine.
-    write_atomically(target, render_toml(exported.data))
+    write_atomic(target, render_toml(exported.data))
     return target, list(exported.notes)

@@ -12,26 +12,17 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from workbench.ui.format import display_path, without_path
+from workbench.files import display_path
+from workbench.ui.format import VERDICT_BADGES, without_path
 from workbench.ui.messages import FitEstimated, LoadRequested, ProfilesDiscovered, TuneRequested
 
 if TYPE_CHECKING:
     from workbench.estimate import GpuSpec
     from workbench.profiles import DiscoveredProfile, LoadedProfile
 
-FIT_BADGES: dict[str, tuple[str, str]] = {
-    "fits": ("✔ fits", "bold green"),
-    "tight": ("◐ tight", "bold yellow"),
-    "does_not_fit": ("✖ too big", "bold red"),
-    "unknown": ("? n/a", "dim"),
-    "pending": ("…", "dim"),
-    "invalid": ("✖ invalid", "bold red"),
-}
-
-
 def fit_badge(verdict: str) -> Text:
     """The coloured badge for an estimator verdict."""
-    label, style = FIT_BADGES.get(verdict, FIT_BADGES["unknown"])
+    label, _, style = VERDICT_BADGES.get(verdict, VERDICT_BADGES["unknown"])
     return Text(label, style=style)
 
 

@@ -12,10 +12,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
-from workbench.ui.format import display_path, format_bytes, format_count, format_optional
+from workbench.files import display_path
+from workbench.profiles.schema import KV_CACHE_DTYPES
+from workbench.ui.format import VERDICT_BADGES, format_bytes, format_count, format_optional
 from workbench.ui.messages import EstimateComputed, LoadRequested, ProfileSaved
 from workbench.ui.profile_edits import with_settings
-from workbench.ui.tuner_fields import FIELDS, FIELDS_BY_NAME, KV_CACHE_DTYPES, FieldInputError
+from workbench.ui.tuner_fields import FIELDS, FIELDS_BY_NAME, FieldInputError
 from workbench.ui.widgets.stacked_bar import Segment, StackedBar
 
 if TYPE_CHECKING:
@@ -23,8 +25,6 @@ if TYPE_CHECKING:
     from workbench.estimate import Estimate, GpuSpec
     from workbench.profiles import LoadedProfile
 
-VERDICT_STYLES = {"fits": "bold green", "tight": "bold yellow", "does_not_fit": "bold red"}
-VERDICT_LABELS = {"fits": "FITS", "tight": "TIGHT", "does_not_fit": "DOES NOT FIT"}
 
 
 def profile_settings(loaded: LoadedProfile) -> dict[str, Any]:
@@ -256,8 +256,8 @@ class TunerView(Vertical):
         bar_total = estimate.total_bytes if self.gpu is not None else estimate.budget_bytes
         bar.set_segments(estimate_segments(estimate, bar_total), float(bar_total))
         text = Text()
-        text.append(VERDICT_LABELS.get(estimate.verdict, estimate.verdict),
-                    style=VERDICT_STYLES.get(estimate.verdict, "bold"))
+        _, headline, style = VERDICT_BADGES.get(estimate.verdict, VERDICT_BADGES["unknown"])
+        text.append(headline, style=style)
         text.append(f"  {estimate.reason}\n")
         text.append("KV cache ", style="dim")
         text.append(f"{format_bytes(max(0, estimate.available_kv_bytes))}", style="bold")
