@@ -37,6 +37,7 @@ from workbench.engine.api import (
     RequestFinished,
     Suggestion,
 )
+from workbench.model_config import derived_max_model_len, tokenizer_max_length
 
 if TYPE_CHECKING:
     from workbench.profiles import LoadedProfile
@@ -45,15 +46,6 @@ if TYPE_CHECKING:
 _STAGE_ORDER = list(LoadStage)
 _POLL_S = 0.1
 KEEP_LOGS = 50  # engine logs kept in the log dir, newest first
-_LENGTH_KEYS = (
-    "max_position_embeddings",
-    "n_positions",
-    "max_seq_len",
-    "seq_length",
-    "max_sequence_length",
-    "max_seq_length",
-    "seq_len",
-)
 
 
 @dataclass
@@ -142,28 +134,21 @@ def _precheck(loaded: LoadedProfile, model_dir: Path, log_path: Path | None) -> 
     requested = loaded.profile.engine.max_model_len
     if requested is None or os.environ.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN"):
         return
+    if {"hf_overrides", "rope_scaling"} & set(loaded.profile.engine.extra):
+        return  # the context is extended on purpose; vLLM judges the result
     try:
         config = json.loads(config_path.read_text("utf-8"))
     except (OSError, ValueError):
         return  # vLLM will say what is wrong with it
-    text_config = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
-    if config.get("rope_scaling") or text_config.get("rope_scaling"):
-        return  # scaling changes the derived maximum; leave that to vLLM
-    lengths = {
-        key: value
-        for source in (config, text_config)
-        for key, value in source.items()
-        if key in _LENGTH_KEYS and isinstance(value, int) and value > 0
-    }
-    if not lengths:
+    if not isinstance(config, dict):
         return
-    key, derived = min(lengths.items(), key=lambda item: item[1])
-    if requested > derived:
+    derived = derived_max_model_len(config, tokenizer_max_length(model_dir))
+    if requested > derived.length:
         raise EngineError(
             "invalid_config",
-            f"engine.max_model_len {requested} is above the model's maximum ({key}={derived} in "
-            f"{config_path})",
-            suggestion=Suggestion("engine.max_model_len", derived, f"the model's {key}"),
+            f"engine.max_model_len {requested} is above the model's maximum {derived.length} "
+            f"({derived.source} in {config_path})",
+            suggestion=Suggestion("engine.max_model_len", derived.length, "the model's maximum"),
             log_path=log_path,
         )
 

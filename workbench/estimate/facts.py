@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from workbench.estimate.errors import EstimateError
+from workbench.model_config import derived_max_model_len, tokenizer_max_length
 
 AttentionKind = Literal["full", "mla"]
 LayerKind = Literal["full", "sliding", "mamba", "linear", "none"]
@@ -38,19 +39,6 @@ _SAFETENSORS_DTYPE_BYTES = {
     "U8": 1,
     "BOOL": 1,
 }
-# vLLM's derived max-length keys (vllm/config/model_arch.py), smallest wins.
-_MAX_LEN_KEYS = (
-    "max_position_embeddings",
-    "n_positions",
-    "max_seq_len",
-    "seq_length",
-    "model_max_length",
-    "max_sequence_length",
-    "max_seq_length",
-    "seq_len",
-)
-# RoPE types whose max_position_embeddings is already scaled (vllm/config/model.py).
-_PRESCALED_ROPE = ("su", "longrope", "llama3", "yarn", "deepseek_yarn", "deepseek_llama_scaling")
 _MLA_ARCHS = ("DeepseekV2ForCausalLM", "DeepseekV3ForCausalLM", "KimiK2ForCausalLM")
 
 
@@ -151,19 +139,6 @@ def _layer_kinds(cfg: dict[str, Any], model_type: str, num_layers: int) -> tuple
             return tuple(_FULL if k == _SLIDING else k for k in kinds)
         return kinds
     return (_FULL,) * num_layers
-
-
-def _derived_max_len(cfg: dict[str, Any], tokenizer_max: int | None) -> int:
-    lengths = [cfg[k] for k in _MAX_LEN_KEYS if isinstance(cfg.get(k), int | float)]
-    derived = float(min(lengths)) if lengths else 2048.0
-    if tokenizer_max is not None:
-        derived = min(derived, float(tokenizer_max))
-    rope = cfg.get("rope_scaling") or cfg.get("rope_parameters")
-    if isinstance(rope, dict) and "gemma3" not in str(cfg.get("model_type", "")):
-        rope_type = rope.get("rope_type", rope.get("type", "default"))
-        if rope_type not in _PRESCALED_ROPE and rope_type != "default":
-            derived *= float(rope.get("factor") or 1.0)
-    return int(derived)
 
 
 def _quantization(
@@ -320,7 +295,7 @@ def _facts_from_config(
         attention=attention,  # type: ignore[arg-type]
         layer_kinds=kinds,
         sliding_window=int(window) if window else None,
-        derived_max_model_len=_derived_max_len(cfg, tokenizer_max),
+        derived_max_model_len=derived_max_model_len(cfg, tokenizer_max).length,
         quantization=method,
         checkpoint_kv_cache_dtype=kv_dtype,
         weights_bytes=weights_bytes,
@@ -403,12 +378,7 @@ def read_model_facts(model_dir: Path) -> ModelFacts:
     if not config_path.is_file():
         raise EstimateError(f"{model_dir}: no config.json; is this a Hugging Face model directory?")
     config = _read_json(config_path)
-    tokenizer_max: int | None = None
-    tok_path = model_dir / "tokenizer_config.json"
-    if tok_path.is_file():
-        value = _read_json(tok_path).get("model_max_length")
-        if isinstance(value, int | float) and value < 1e12:
-            tokenizer_max = int(value)
+    tokenizer_max = tokenizer_max_length(model_dir)
     hf_quant_path = model_dir / "hf_quant_config.json"
     hf_quant = _read_json(hf_quant_path) if hf_quant_path.is_file() else None
     quantized = isinstance(config, dict) and bool(

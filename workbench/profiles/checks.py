@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from workbench.model_config import derived_max_model_len, tokenizer_max_length
 from workbench.profiles.errors import ProfileError, did_you_mean
 from workbench.profiles.models import expand_model_path
 from workbench.profiles.schema import EngineSection, Profile
@@ -363,7 +364,7 @@ def check_against_model(profile: Profile, model_dir: Path, error: ErrorFactory) 
         )
     text_config = config.get("text_config") if isinstance(config.get("text_config"), dict) else None
     heads = (text_config or config).get("num_attention_heads")
-    _check_context_length(profile, text_config or config, error)
+    _check_context_length(profile, config, model_dir, error)
     tp = profile.engine.tensor_parallel_size
     if isinstance(heads, int) and heads > 0 and heads % tp != 0:
         raise error(
@@ -373,19 +374,23 @@ def check_against_model(profile: Profile, model_dir: Path, error: ErrorFactory) 
         )
 
 
-def _check_context_length(profile: Profile, config: dict[str, Any], error: ErrorFactory) -> None:
-    """max_model_len above the model's trained positions, in the plain case vLLM refuses at once
-    (no rope scaling, no override); anything subtler is left to vLLM and the estimator."""
+def _check_context_length(
+    profile: Profile, config: dict[str, Any], model_dir: Path, error: ErrorFactory
+) -> None:
+    """max_model_len above the model's maximum as vLLM derives it (workbench.model_config);
+    vLLM refuses that at once unless the profile extends the context or allows long lengths."""
     wanted = profile.engine.max_model_len
-    positions = config.get("max_position_embeddings")
-    if wanted is None or not isinstance(positions, int) or positions <= 0 or wanted <= positions:
+    if wanted is None:
+        return
+    derived = derived_max_model_len(config, tokenizer_max_length(model_dir))
+    if wanted <= derived.length:
         return
     overridden = {"hf_overrides", "rope_scaling", "rope_theta"} & set(profile.engine.extra)
-    if config.get("rope_scaling") or overridden or "VLLM_ALLOW_LONG_MAX_MODEL_LEN" in profile.env:
+    if overridden or "VLLM_ALLOW_LONG_MAX_MODEL_LEN" in profile.env:
         return
     raise error(
         ("engine", "max_model_len"),
-        f"{wanted} is above the model's max_position_embeddings = {positions} (config.json)",
-        f"use at most {positions}, or extend the context with rope scaling "
+        f"{wanted} is above the model's maximum {derived.length} ({derived.source}, config.json)",
+        f"use at most {derived.length}, or extend the context with rope scaling "
         "(engine.extra.hf_overrides) as the model card describes",
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.model_config import derived_max_model_len, tokenizer_max_length
 from workbench.profiles.errors import ProfileError
 from workbench.profiles.loader import (
     LoadedProfile,
@@ -241,14 +242,13 @@ def new_profile_data(model_dir: Path, name: str) -> tuple[dict[str, Any], list[s
     engine: dict[str, Any] = {}
     sampling: dict[str, Any] = {}
     chat: dict[str, Any] = {}
-    max_positions = merged_config.get("max_position_embeddings")
-    if isinstance(max_positions, int) and max_positions > 0:
-        engine["max_model_len"] = min(max_positions, 8192)
-        if max_positions > 8192:
-            notes.append(
-                f"max_model_len set to 8192 of the model's {max_positions}; "
-                "raise it with the tuner once you see what fits"
-            )
+    derived = derived_max_model_len(merged_config, tokenizer_max_length(model_dir))
+    engine["max_model_len"] = min(derived.length, 8192)
+    if derived.length > 8192:
+        notes.append(
+            f"max_model_len set to 8192 of the model's {derived.length} ({derived.source}); "
+            "raise it with the tuner once you see what fits"
+        )
     quant = config.get("quantization_config")
     if isinstance(quant, dict) and isinstance(quant.get("quant_method"), str):
         notes.append(
