@@ -27,15 +27,15 @@ from workbench.profiles import (
     save_profile,
 )
 from workbench.profiles import models as model_lookup
-from workbench.profiles.checks import (
+from workbench.profiles.store import backup_path
+from workbench.profiles.toml_edit import patch_toml
+from workbench.profiles.toml_lines import key_lines, line_of
+from workbench.vllm_source import (
     vllm_engine_arg_names,
     vllm_engine_arg_types,
     vllm_quantization_names,
     vllm_reasoning_parser_names,
 )
-from workbench.profiles.store import backup_path
-from workbench.profiles.toml_edit import patch_toml
-from workbench.profiles.toml_lines import key_lines, line_of
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SHIPPED = sorted((REPO / "profiles").glob("*.toml"))

@@ -12,6 +12,9 @@ HEAVY = ("textual", "vllm", "torch", "transformers", "pynvml")
 PURE_MODULES = (
     "workbench.cli",
     "workbench.paths",
+    "workbench.files",
+    "workbench.model_config",
+    "workbench.vllm_source",
     "workbench.profiles",
     "workbench.estimate",
     "workbench.engine.api",

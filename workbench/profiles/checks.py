@@ -1,15 +1,11 @@
 """Cross-field rules a schema cannot express, and checks against vLLM's own argument names.
 
-vLLM is never imported here: its ``EngineArgs`` field names are read from the installed source
-with ``ast`` (25 ms instead of a 5 s import); a test checks that this equals
-``dataclasses.fields(AsyncEngineArgs)``.
+vLLM's names come from ``workbench.vllm_source``, which reads the installed package's source and
+never imports it (an import contract checks both modules).
 """
 
 from __future__ import annotations
 
-import ast
-import functools
-import importlib.util
 import json
 import re
 from collections.abc import Callable
@@ -21,6 +17,12 @@ from workbench.profiles.errors import ProfileError, did_you_mean
 from workbench.profiles.models import expand_model_path
 from workbench.profiles.schema import EngineSection, Profile
 from workbench.profiles.toml_lines import KeyPath
+from workbench.vllm_source import (
+    vllm_engine_arg_names,
+    vllm_engine_arg_types,
+    vllm_quantization_names,
+    vllm_reasoning_parser_names,
+)
 
 ErrorFactory = Callable[[KeyPath, str, "str | None"], ProfileError]
 
@@ -42,54 +44,6 @@ FIRST_CLASS_ENGINE_ARGS: dict[str, str] = {
 }
 
 
-@functools.cache
-def vllm_boolean_engine_args() -> frozenset[str]:
-    """EngineArgs fields annotated plain ``bool`` (bare ``--flag`` / ``--no-flag`` on the CLI)."""
-    tree = _vllm_source("engine/arg_utils.py")
-    names: set[str] = set()
-    for node in tree.body if tree is not None else ():
-        if isinstance(node, ast.ClassDef) and node.name in ("EngineArgs", "AsyncEngineArgs"):
-            for statement in node.body:
-                if (
-                    isinstance(statement, ast.AnnAssign)
-                    and isinstance(statement.target, ast.Name)
-                    and isinstance(statement.annotation, ast.Name)
-                    and statement.annotation.id == "bool"
-                ):
-                    names.add(statement.target.id)
-    return frozenset(names)
-
-
-_SIMPLE_TYPES = {"bool", "int", "float", "str"}
-
-
-@functools.cache
-def vllm_engine_arg_types() -> dict[str, frozenset[str]]:
-    """EngineArgs fields whose annotation is plain scalars (``int``, ``float | None``, ...):
-    name -> the allowed type names. Fields with richer types are not listed (not checked)."""
-    tree = _vllm_source("engine/arg_utils.py")
-    types: dict[str, frozenset[str]] = {}
-    for node in tree.body if tree is not None else ():
-        if isinstance(node, ast.ClassDef) and node.name in ("EngineArgs", "AsyncEngineArgs"):
-            for statement in node.body:
-                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
-                    names = _union_names(statement.annotation)
-                    if names and names - {"None"} and names <= _SIMPLE_TYPES | {"None"}:
-                        types[statement.target.id] = frozenset(names - {"None"})
-    return types
-
-
-def _union_names(annotation: ast.expr) -> set[str] | None:
-    if isinstance(annotation, ast.Name):
-        return {annotation.id}
-    if isinstance(annotation, ast.Constant) and annotation.value is None:
-        return {"None"}
-    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
-        left, right = _union_names(annotation.left), _union_names(annotation.right)
-        return left | right if left is not None and right is not None else None
-    return None
-
-
 def _value_matches(value: Any, allowed: frozenset[str]) -> bool:
     if isinstance(value, bool):
         return "bool" in allowed
@@ -103,84 +57,6 @@ def _value_matches(value: Any, allowed: frozenset[str]) -> bool:
 
 
 _TOML_TYPE_NAMES = {"bool": "a boolean", "int": "an integer", "float": "a float", "str": "a string"}
-
-
-@functools.cache
-def vllm_engine_arg_names() -> frozenset[str] | None:
-    """Field names of vLLM's ``AsyncEngineArgs``, or None when vLLM is not installed."""
-    spec = importlib.util.find_spec("vllm")
-    if spec is None or spec.origin is None:
-        return None
-    source = Path(spec.origin).parent / "engine" / "arg_utils.py"
-    try:
-        tree = ast.parse(source.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError):
-        return _engine_arg_names_by_import()
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name in ("EngineArgs", "AsyncEngineArgs"):
-            for statement in node.body:
-                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
-                    names.add(statement.target.id)
-    return frozenset(names) if names else _engine_arg_names_by_import()
-
-
-def _vllm_source(relative: str) -> ast.Module | None:
-    spec = importlib.util.find_spec("vllm")
-    if spec is None or spec.origin is None:
-        return None
-    try:
-        return ast.parse((Path(spec.origin).parent / relative).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError):
-        return None
-
-
-@functools.cache
-def vllm_reasoning_parser_names() -> frozenset[str] | None:
-    """Reasoning parsers vLLM registers (``vllm/reasoning/__init__.py``); None if unknown."""
-    tree = _vllm_source("reasoning/__init__.py")
-    for node in tree.body if tree is not None else ():
-        if (
-            isinstance(node, ast.Assign)
-            and any(
-                isinstance(t, ast.Name) and t.id == "_REASONING_PARSERS_TO_REGISTER"
-                for t in node.targets
-            )
-            and isinstance(node.value, ast.Dict)
-        ):
-            names = {
-                k.value
-                for k in node.value.keys
-                if isinstance(k, ast.Constant) and isinstance(k.value, str)
-            }
-            return frozenset(names) or None
-    return None
-
-
-@functools.cache
-def vllm_quantization_names() -> frozenset[str] | None:
-    """vLLM's quantization methods (the ``QuantizationMethods`` Literal); None if unknown."""
-    tree = _vllm_source("model_executor/layers/quantization/__init__.py")
-    for node in tree.body if tree is not None else ():
-        if not isinstance(node, ast.Assign) or not isinstance(node.value, ast.Subscript):
-            continue
-        if not any(isinstance(t, ast.Name) and t.id == "QuantizationMethods" for t in node.targets):
-            continue
-        elements = node.value.slice
-        items = elements.elts if isinstance(elements, ast.Tuple) else [elements]
-        names = {e.value for e in items if isinstance(e, ast.Constant) and isinstance(e.value, str)}
-        return frozenset(names) or None
-    return None
-
-
-def _engine_arg_names_by_import() -> frozenset[str] | None:
-    try:
-        import dataclasses
-
-        from vllm.engine.arg_utils import AsyncEngineArgs
-    except Exception:  # vLLM present but broken: skip this check, the engine will say more
-        return None
-    return frozenset(f.name for f in dataclasses.fields(AsyncEngineArgs))
 
 
 def check_profile(

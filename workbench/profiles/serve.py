@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.profiles.checks import vllm_boolean_engine_args, vllm_engine_arg_names
 from workbench.profiles.errors import ProfileError
 from workbench.profiles.models import BUILTIN_DEMO, BUILTIN_DEMO_MODEL_DIR
 from workbench.profiles.schema import EngineSection, ModelSection
+from workbench.vllm_source import vllm_boolean_engine_args, vllm_engine_arg_names
 
 # (section, key) -> flag; every [model]/[engine] key except the model itself and engine.extra.
 MODEL_FLAGS: dict[str, str] = {
