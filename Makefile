@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check workbench tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict tests bench
+	$(VENV)/bin/lint-imports
 
 $(STAMP): pyproject.toml
 	@echo "workbench: setting up $(VENV) with the '$(ENGINE)' engine extra (first run takes a few minutes)"

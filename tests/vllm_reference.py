@@ -36,12 +36,12 @@ def vllm_sees_cpu(cpu: CpuFeatures) -> Iterator[None]:
     arch = CpuArchEnum.X86 if cpu.x86 else CpuArchEnum.ARM
     saved_probe = torch.cpu._is_amx_tile_supported
     saved_arch = CpuPlatform.__dict__.get("get_cpu_architecture")  # else inherited
-    torch.cpu._is_amx_tile_supported = lambda: cpu.amx_tiles  # type: ignore[assignment]
+    torch.cpu._is_amx_tile_supported = lambda: cpu.amx_tiles
     CpuPlatform.get_cpu_architecture = classmethod(lambda cls: arch)  # type: ignore[assignment,method-assign]
     try:
         yield
     finally:
-        torch.cpu._is_amx_tile_supported = saved_probe  # type: ignore[method-assign]
+        torch.cpu._is_amx_tile_supported = saved_probe
         if saved_arch is None:
             del CpuPlatform.get_cpu_architecture
         else:

@@ -30,6 +30,8 @@ from workbench.ui.messages import (
     LoadFailed,
     LoadProgressed,
     LoadRequested,
+    ProfileIoFailed,
+    ProfileReloaded,
     ProfileSaved,
     TuneRequested,
     VramSampled,
@@ -202,6 +204,7 @@ class WorkbenchApp(App[None]):
         self._set_active_profile(loaded)
         self.last_error = None
         self.chat_view.set_engine_ready(None)
+        self.query_one(TunerView).show_actual(None, None)  # the old engine goes
         self._load_engine(loaded)
 
     @work(exclusive=True, group="engine", exit_on_error=False, description="load the engine")
@@ -236,8 +239,7 @@ class WorkbenchApp(App[None]):
         tuner = self.query_one(TunerView)
         if tuner.profile is None:
             tuner.open_profile(event.profile)
-        if tuner.profile is not None and tuner.profile.path == event.profile.path:
-            tuner.show_actual(event.figures)
+        tuner.show_actual(event.profile.path, event.figures)
         self.chat_view.set_profile(event.profile)
         self.chat_view.set_engine_ready(event.figures)
         self.query_one(LogView).refresh_lines()
@@ -284,32 +286,43 @@ class WorkbenchApp(App[None]):
             confirmed,
         )
 
+    @work(thread=True, exclusive=True, group="profile-io", exit_on_error=False,
+          description="apply the fix")
     def apply_fix(self, error: EngineError, profile: LoadedProfile) -> None:
         """Save the error's suggestion into the profile (backup kept) and load it again."""
         from workbench.ui.profile_access import apply_suggestion
 
-        assert error.suggestion is not None
+        suggestion = error.suggestion
+        assert suggestion is not None
         try:
-            backup, reloaded = apply_suggestion(profile, error.suggestion, self.gpu)
+            backup, reloaded = apply_suggestion(profile, suggestion)
         except Exception as failure:  # noqa: BLE001 - one line for the user; file unchanged
-            self.notify(f"Fix not applied: {failure}", severity="error")
+            self.post_message(ProfileIoFailed("Fix not applied", str(failure)))
             return
-        self.notify(
-            f"{error.suggestion.key} = {error.suggestion.value!r} saved"
-            + (f" (backup {backup.name})" if backup else ""),
-            title="Profile",
-        )
-        self.post_message(ProfileSaved(reloaded, backup))
-        self.start_load(reloaded)
+        note = f"{suggestion.key} = {suggestion.value!r} saved"
+        self.post_message(ProfileSaved(reloaded, backup, note=note, then_load=True))
 
     @on(ProfileSaved)
     def _profile_saved(self, event: ProfileSaved) -> None:
+        backup = event.backup_path
+        self.notify(event.note + (f" (backup {backup.name})" if backup else ""), title="Profile")
         self.query_one(ProfilesView).rescan()
         if self.active_profile is not None and self.active_profile.path == event.profile.path:
             self._set_active_profile(event.profile)
         tuner = self.query_one(TunerView)
         if tuner.profile is not None and tuner.profile.path == event.profile.path:
             tuner.open_profile(event.profile)
+        if event.then_load:
+            self.start_load(event.profile)
+
+    @on(ProfileReloaded)
+    def _profile_reloaded(self, event: ProfileReloaded) -> None:
+        self.start_load(event.profile)
+
+    @on(ProfileIoFailed)
+    def _profile_io_failed(self, event: ProfileIoFailed) -> None:
+        self.notify(f"{event.what}: {event.message}", title="Profile", severity="error",
+                    timeout=10)
 
     # -- the one place worker failures land -------------------------------------------
 
@@ -355,13 +368,22 @@ class WorkbenchApp(App[None]):
             matches.first().focus()
 
     def action_reload(self) -> None:
-        """Load the active profile again."""
+        """Read the active profile's file again and load it (F5)."""
         if self.active_profile is None:
             self.notify("No active profile; pick one in Profiles", severity="warning")
             return
+        self._reload_active(self.active_profile)
+
+    @work(thread=True, exclusive=True, group="profile-io", exit_on_error=False,
+          description="read the profile again")
+    def _reload_active(self, loaded: LoadedProfile) -> None:
+        from workbench.profiles import ProfileError
         from workbench.ui.profile_access import reload_profile
 
-        self.start_load(reload_profile(self.active_profile, self.gpu))
+        try:
+            self.post_message(ProfileReloaded(reload_profile(loaded)))
+        except ProfileError as error:  # edited into something invalid: say where, keep running
+            self.post_message(ProfileIoFailed(f"{loaded.name} not reloaded", str(error)))
 
     def action_show_error(self) -> None:
         """Open the last load failure again."""
@@ -377,6 +399,7 @@ class WorkbenchApp(App[None]):
         await self.engine.unload()
         self.query_one(StatusBar).show_unloaded()
         self.chat_view.set_engine_ready(None)
+        self.query_one(TunerView).show_actual(None, None)
 
     async def action_quit(self) -> None:
         """Abort requests, stop the engine and the sampler, then exit."""

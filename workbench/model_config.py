@@ -40,6 +40,14 @@ class DerivedMaxLen:
     length: int
     source: str
     """e.g. "max_position_embeddings = 40960", "tokenizer model_max_length = 8192"."""
+    from_config: bool = True
+    """False when the config names no length: vLLM then falls back to 2048 but accepts any
+    max_model_len the user sets (config/model.py::_get_and_verify_max_len)."""
+
+    def refuses(self, max_model_len: int) -> bool:
+        """Whether vLLM refuses ``max_model_len`` for this model at startup (without
+        VLLM_ALLOW_LONG_MAX_MODEL_LEN or a context-extending override)."""
+        return self.from_config and max_model_len > self.length
 
 
 def text_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -58,8 +66,10 @@ def derived_max_model_len(
     if lengths:
         key = min(lengths, key=lambda k: lengths[k])
         derived, source = float(lengths[key]), f"{key} = {int(lengths[key])}"
+    elif tokenizer_max is None:
+        return DerivedMaxLen(DEFAULT_MAX_LEN, f"vLLM's default {DEFAULT_MAX_LEN}", False)
     else:
-        derived, source = float(DEFAULT_MAX_LEN), f"vLLM's default {DEFAULT_MAX_LEN}"
+        derived, source = float("inf"), ""
     if tokenizer_max is not None and tokenizer_max < derived:
         derived, source = float(tokenizer_max), f"tokenizer model_max_length = {tokenizer_max}"
     rope = cfg.get("rope_scaling") or cfg.get("rope_parameters")

@@ -232,7 +232,7 @@ def test_cpu_block_size_rule_equals_vllm_platform(
             block_size=requested,
         ).create_engine_config()
         if deepseek_v4:
-            config.model_config.hf_config.model_type = "deepseek_v4"
+            setattr(config.model_config.hf_config, "model_type", "deepseek_v4")  # noqa: B010
             config.cache_config.block_size = requested or 1  # 1: as if unset (not user-given)
             object.__setattr__(
                 config.cache_config, "user_specified_block_size", requested is not None

@@ -30,9 +30,10 @@ def _compare(snap_compare: SnapCompare, builder: Callable[[Path], Any], root: Pa
 
 
 def test_profiles_with_one_invalid(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    """You should see four profiles: llama-8b-128k badged "✖ too big", qwen-n4 (user) and
-    qwen2.5-7b-chat badged "✔ fits", and broken "✖ invalid" with its one-line error naming
-    project/broken.toml line 8 and the hint `max_model_len`; the detail pane repeats it."""
+    """You should see five profiles: the packaged demo (origin "built-in") and qwen-n4 (user)
+    and qwen2.5-7b-chat badged "✔ fits", llama-8b-128k badged "✖ too big", and broken
+    "✖ invalid" with its one-line error naming project/broken.toml line 8 and the hint
+    `max_model_len`; the detail pane repeats it."""
     assert _compare(snap_compare, profiles_with_invalid, tmp_path)
 
 

@@ -126,7 +126,7 @@ def test_project_wins_over_user_and_shadowing_is_reported(dirs: tuple[Path, Path
     loaded = load_profile("shared", project_dir=project, user_dir=user)
     assert loaded.origin == "project" and loaded.profile.model.id == "team/model"
     found = {d.name: d for d in discover_profiles(project, user)}
-    assert set(found) == {"shared", "personal"}
+    assert set(found) == {"shared", "personal", "demo"}  # demo: the packaged built-in
     assert found["shared"].shadowed == (user / "shared.toml",)
     assert found["shared"].loaded is not None and found["shared"].error is None
     assert found["personal"].origin == "user" and found["personal"].loaded is None
@@ -145,7 +145,11 @@ def test_discovery_defaults_to_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "profiles" / "a.toml", '[model]\nid = "x/a"\n')
     write(tmp_path / "config" / "profiles" / "b.toml", '[model]\nid = "x/b"\n')
-    assert [(d.name, d.origin) for d in discover_profiles()] == [("a", "project"), ("b", "user")]
+    assert [(d.name, d.origin) for d in discover_profiles()] == [
+        ("a", "project"),
+        ("b", "user"),
+        ("demo", "builtin"),
+    ]
 
 
 # --- extends and GPU overrides -------------------------------------------------------------
@@ -554,7 +558,7 @@ def test_record_tested_on_appends_and_keeps_comments(tmp_path: Path) -> None:
 def test_demo_is_found_outside_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no ./profiles here
     loaded = load_profile("demo")
-    assert loaded.origin == "file" and loaded.profile.model.path == "builtin:demo"
+    assert loaded.origin == "builtin" and loaded.profile.model.path == "builtin:demo"
     # the packaged copy is the project's demo profile, byte for byte
     packaged = REPO / "workbench" / "profiles" / "builtin" / "demo.toml"
     assert packaged.read_bytes() == (REPO / "profiles" / "demo.toml").read_bytes()

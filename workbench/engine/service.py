@@ -143,7 +143,7 @@ def _precheck(loaded: LoadedProfile, model_dir: Path, log_path: Path | None) -> 
     if not isinstance(config, dict):
         return
     derived = derived_max_model_len(config, tokenizer_max_length(model_dir))
-    if requested > derived.length:
+    if derived.refuses(requested):
         raise EngineError(
             "invalid_config",
             f"engine.max_model_len {requested} is above the model's maximum {derived.length} "

@@ -65,6 +65,8 @@ class ModelFacts:
     sliding_window: int | None
     derived_max_model_len: int
     """vLLM's default max_model_len: smallest length key, RoPE factor applied where vLLM does."""
+    max_len_from_config: bool = True
+    """False when config.json names no length (vLLM then accepts any max_model_len)."""
     quantization: str | None = None
     checkpoint_kv_cache_dtype: str | None = None
     """KV dtype the checkpoint asks for (ModelOpt "kv_cache_quant_algo": "FP8" → "fp8")."""
@@ -280,6 +282,7 @@ def _facts_from_config(
         )
         source_kind = "config"
     experts = cfg.get("num_experts") or cfg.get("num_local_experts") or cfg.get("n_routed_experts")
+    max_len = derived_max_model_len(cfg, tokenizer_max)
     return ModelFacts(
         architecture=architecture,
         model_type=model_type,
@@ -295,7 +298,8 @@ def _facts_from_config(
         attention=attention,  # type: ignore[arg-type]
         layer_kinds=kinds,
         sliding_window=int(window) if window else None,
-        derived_max_model_len=derived_max_model_len(cfg, tokenizer_max).length,
+        derived_max_model_len=max_len.length,
+        max_len_from_config=max_len.from_config,
         quantization=method,
         checkpoint_kv_cache_dtype=kv_dtype,
         weights_bytes=weights_bytes,

@@ -300,6 +300,8 @@ def estimate(
         settings.kv_cache_dtype,
     )
     derived = facts.derived_max_model_len
+    if not facts.max_len_from_config and settings.max_model_len:
+        derived = max(derived, settings.max_model_len)  # vLLM takes the user's length as is
     max_len = settings.max_model_len or derived
     warnings: list[EstimateWarning] = []
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from workbench.profiles.discovery import DiscoveredProfile, discover_profiles
 from workbench.profiles.errors import ProfileError
-from workbench.profiles.loader import LoadedProfile, load_profile
+from workbench.profiles.loader import LoadedProfile, load_profile, reload_profile
 from workbench.profiles.models import BUILTIN_DEMO_MODEL_DIR, resolve_model_dir
 from workbench.profiles.schema import (
     ChatSection,
@@ -30,6 +30,7 @@ __all__ = [
     "SamplingSection",
     "discover_profiles",
     "load_profile",
+    "reload_profile",
     "record_tested_on",
     "resolve_model_dir",
     "save_profile",

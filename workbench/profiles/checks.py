@@ -259,7 +259,7 @@ def _check_context_length(
     if wanted is None:
         return
     derived = derived_max_model_len(config, tokenizer_max_length(model_dir))
-    if wanted <= derived.length:
+    if not derived.refuses(wanted):
         return
     overridden = {"hf_overrides", "rope_scaling", "rope_theta"} & set(profile.engine.extra)
     if overridden or "VLLM_ALLOW_LONG_MAX_MODEL_LEN" in profile.env:

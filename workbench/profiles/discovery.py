@@ -8,7 +8,12 @@ from typing import Literal
 
 from workbench import paths
 from workbench.profiles.errors import ProfileError
-from workbench.profiles.loader import LoadedProfile, load_source, read_profile_file
+from workbench.profiles.loader import (
+    BUILTIN_PROFILES_DIR,
+    LoadedProfile,
+    load_source,
+    read_profile_file,
+)
 
 
 @dataclass(frozen=True)
@@ -17,7 +22,7 @@ class DiscoveredProfile:
 
     name: str
     path: Path
-    origin: Literal["project", "user"]
+    origin: Literal["project", "user", "builtin"]
     loaded: LoadedProfile | None
     error: ProfileError | None
     shadowed: tuple[Path, ...] = ()
@@ -30,18 +35,23 @@ def discover_profiles(
     *,
     gpu_name: str | None = None,
 ) -> list[DiscoveredProfile]:
-    """All profiles by name; a project profile wins over a user profile of the same name."""
+    """All profiles by name; a project profile wins over a user profile of the same name, and
+    either over a built-in one (shipped in the package, e.g. "demo")."""
     project_dir = project_dir if project_dir is not None else paths.project_profiles_dir()
     user_dir = user_dir if user_dir is not None else paths.user_profiles_dir()
     project_files = _toml_files(project_dir)
     user_files = _toml_files(user_dir)
+    builtin_files = _toml_files(BUILTIN_PROFILES_DIR)
     found: list[DiscoveredProfile] = []
-    for name in sorted(set(project_files) | set(user_files)):
+    for name in sorted(set(project_files) | set(user_files) | set(builtin_files)):
+        shadowed: tuple[Path, ...] = ()
         if name in project_files:
             path, origin = project_files[name], "project"
-            shadowed: tuple[Path, ...] = (user_files[name],) if name in user_files else ()
+            shadowed = (user_files[name],) if name in user_files else ()
+        elif name in user_files:
+            path, origin = user_files[name], "user"
         else:
-            path, origin, shadowed = user_files[name], "user", ()
+            path, origin = builtin_files[name], "builtin"
         loaded: LoadedProfile | None = None
         error: ProfileError | None = None
         try:

@@ -29,9 +29,10 @@ MAX_PROFILE_BYTES = 1024 * 1024
 MAX_EXTENDS_DEPTH = 16
 OVERRIDABLE_SECTIONS = ("engine", "sampling", "chat")
 BUILTIN_PROFILES_DIR = Path(__file__).parent / "builtin"
-"""Profiles shipped inside the package (a copy of ./profiles/demo.toml), found by name last."""
+"""Profiles shipped inside the package (a copy of ./profiles/demo.toml), found by name last:
+by ``workbench app NAME``, by ``extends = "NAME"`` and by discovery (origin "builtin")."""
 
-Origin = Literal["project", "user", "file"]
+Origin = Literal["project", "user", "file", "builtin"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ class LoadedProfile:
     applied_gpu_override: str | None
     sources: tuple[Path, ...] = ()
     """The files merged into this profile, most derived first (the file itself, then its bases)."""
+    project_dir: Path | None = None
+    user_dir: Path | None = None
+    """The discovery directories it was loaded with: ``extends`` resolves against them."""
+    gpu_name: str | None = None
+    """The GPU it was loaded for (selects [gpu_overrides]), whether or not one applied."""
 
     def require_model_dir(self) -> Path:
         """The model directory, or a ProfileError saying why it is not available."""
@@ -184,9 +190,14 @@ def locate_profile(
             return candidate, origin  # type: ignore[return-value]
     builtin = BUILTIN_PROFILES_DIR / f"{name}.toml"
     if builtin.is_file():  # e.g. `workbench` run outside a checkout still finds "demo"
-        return builtin, "file"
+        return builtin, "builtin"
     known = sorted(
-        {p.stem for d in (project_dir, user_dir) if d.is_dir() for p in d.glob("*.toml")}
+        {
+            p.stem
+            for d in (project_dir, user_dir, BUILTIN_PROFILES_DIR)
+            if d.is_dir()
+            for p in d.glob("*.toml")
+        }
     )
     suggestion = did_you_mean(name, known)
     if suggestion:
@@ -211,14 +222,17 @@ def _find_base(name: str, child: ProfileSource, project_dir: Path, user_dir: Pat
             return candidate
         searched = [candidate]
     else:
-        searched = [d / f"{name}.toml" for d in (child.path.parent, project_dir, user_dir)]
+        searched = [
+            d / f"{name}.toml"
+            for d in (child.path.parent, project_dir, user_dir, BUILTIN_PROFILES_DIR)
+        ]
         for candidate in searched:
             if candidate.is_file():
                 return candidate
     known = sorted(
         {
             p.stem
-            for d in (child.path.parent, project_dir, user_dir)
+            for d in (child.path.parent, project_dir, user_dir, BUILTIN_PROFILES_DIR)
             if d.is_dir()
             for p in d.glob("*.toml")
         }
@@ -511,6 +525,23 @@ def load_source(
         model_error=model_error,
         applied_gpu_override=applied_override,
         sources=tuple(s.path for s in chain),
+        project_dir=project_dir,
+        user_dir=user_dir,
+        gpu_name=gpu_name,
+    )
+
+
+def reload_profile(loaded: LoadedProfile) -> LoadedProfile:
+    """Read ``loaded``'s file again with the context it was loaded in: the same discovery
+    directories (``extends`` resolves as before), GPU (its [gpu_overrides]) and origin."""
+    project_dir = loaded.project_dir or paths.project_profiles_dir()
+    user_dir = loaded.user_dir or paths.user_profiles_dir()
+    return load_source(
+        read_profile_file(loaded.path),
+        origin=loaded.origin,
+        gpu_name=loaded.gpu_name,
+        project_dir=project_dir,
+        user_dir=user_dir,
     )
 
 

@@ -103,9 +103,46 @@ class TuneRequested(Message):
 
 
 class ProfileSaved(Message):
-    """A profile file was written (atomically); ``backup_path`` holds the previous content."""
+    """A profile file was written (atomically) and read back with its loading context;
+    ``backup_path`` holds the previous content. ``then_load``: load it into the engine now."""
 
-    def __init__(self, profile: LoadedProfile, backup_path: Path | None) -> None:
+    def __init__(
+        self,
+        profile: LoadedProfile,
+        backup_path: Path | None,
+        *,
+        note: str = "",
+        then_load: bool = False,
+    ) -> None:
         super().__init__()
         self.profile = profile
         self.backup_path = backup_path
+        self.note = note or f"Saved {profile.path.name}"
+        self.then_load = then_load
+
+
+class ProfileReloaded(Message):
+    """A profile was read again from disk (F5), with the context it was loaded in."""
+
+    def __init__(self, profile: LoadedProfile) -> None:
+        super().__init__()
+        self.profile = profile
+
+
+class ProfileWritten(Message):
+    """A new profile file (a duplicate) or an export was written; ``note`` says where."""
+
+    def __init__(self, note: str, *, new_profile: bool) -> None:
+        super().__init__()
+        self.note = note
+        self.new_profile = new_profile
+
+
+class ProfileIoFailed(Message):
+    """Reading or writing a profile failed; ``message`` is one line for the user (the file on
+    disk is unchanged)."""
+
+    def __init__(self, what: str, message: str) -> None:
+        super().__init__()
+        self.what = what
+        self.message = message

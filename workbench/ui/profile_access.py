@@ -41,11 +41,12 @@ def find_profile(
     )
 
 
-def reload_profile(loaded: LoadedProfile, gpu: GpuSpec | None = None) -> LoadedProfile:
-    """Read ``loaded``'s file again (after a save)."""
-    from workbench.profiles import load_profile
+def reload_profile(loaded: LoadedProfile) -> LoadedProfile:
+    """Read ``loaded``'s file again (after a save, on F5) with the discovery directories, GPU
+    and origin it was loaded with; raises ProfileError."""
+    from workbench.profiles import reload_profile as read_again
 
-    return load_profile(loaded.path, gpu_name=_gpu_name(gpu))
+    return read_again(loaded)
 
 
 def estimate(loaded: LoadedProfile, gpu: GpuSpec | None, **settings: Any) -> Estimate:
@@ -64,6 +65,14 @@ def fit_verdict(loaded: LoadedProfile, gpu: GpuSpec | None) -> tuple[str, str]:
     return result.verdict, result.reason
 
 
+def save_and_reload(
+    loaded: LoadedProfile, data: dict[str, Any]
+) -> tuple[Path | None, LoadedProfile]:
+    """``save`` then ``reload_profile``: the profile as it now is on disk."""
+    backup = save(loaded, data)
+    return backup, reload_profile(loaded)
+
+
 def save(loaded: LoadedProfile, data: dict[str, Any]) -> Path | None:
     """Write ``data`` to ``loaded``'s file atomically; returns the backup's path.
 
@@ -72,16 +81,22 @@ def save(loaded: LoadedProfile, data: dict[str, Any]) -> Path | None:
     values and the override would still win."""
     from workbench.profiles import save_profile
 
-    backup = save_profile(loaded.path, data, gpu_override=loaded.applied_gpu_override)
+    backup = save_profile(
+        loaded.path,
+        data,
+        gpu_override=loaded.applied_gpu_override,
+        project_dir=loaded.project_dir,
+        user_dir=loaded.user_dir,
+    )
     return Path(backup) if backup is not None else None
 
 
 def apply_suggestion(
-    loaded: LoadedProfile, suggestion: Suggestion, gpu: GpuSpec | None = None
+    loaded: LoadedProfile, suggestion: Suggestion
 ) -> tuple[Path | None, LoadedProfile]:
     """Save ``suggestion`` into ``loaded``'s file (backup kept) and read it back."""
     backup = save(loaded, with_setting(loaded.data, suggestion.key, suggestion.value))
-    return backup, reload_profile(loaded, gpu)
+    return backup, reload_profile(loaded)
 
 
 def duplicate_profile(loaded: LoadedProfile, name: str, user_dir: Path | None) -> Path:
@@ -103,7 +118,7 @@ def duplicate_profile(loaded: LoadedProfile, name: str, user_dir: Path | None) -
         if expanded != expand_model_path(raw_path, target_dir):
             data = with_setting(data, "model.path", str(expanded.resolve()))
     target_dir.mkdir(parents=True, exist_ok=True)
-    save_profile(target, data)
+    save_profile(target, data, project_dir=loaded.project_dir, user_dir=loaded.user_dir)
     return target
 
 

@@ -14,7 +14,14 @@ from textual.widgets import DataTable, Static
 
 from workbench.files import display_path
 from workbench.ui.format import VERDICT_BADGES, without_path
-from workbench.ui.messages import FitEstimated, LoadRequested, ProfilesDiscovered, TuneRequested
+from workbench.ui.messages import (
+    FitEstimated,
+    LoadRequested,
+    ProfileIoFailed,
+    ProfilesDiscovered,
+    ProfileWritten,
+    TuneRequested,
+)
 
 if TYPE_CHECKING:
     from workbench.estimate import GpuSpec
@@ -95,7 +102,7 @@ class ProfilesView(Vertical):
 
     def _row(self, profile: DiscoveredProfile) -> tuple[Text, Text, Text, Text]:
         name = Text(profile.name, style="bold")
-        origin = Text(str(profile.origin))
+        origin = Text("built-in" if profile.origin == "builtin" else profile.origin)
         if profile.shadowed:
             # The same name also exists further down the search order; this file wins.
             origin.append(f" · hides {len(profile.shadowed)} user file", style="yellow")
@@ -207,36 +214,52 @@ class ProfilesView(Vertical):
         taken = frozenset(p.name for p in self.profiles)
 
         def duplicate(name: str | None) -> None:
-            if name is None:
-                return
-            from workbench.ui.profile_access import duplicate_profile
-
-            try:
-                path = duplicate_profile(loaded, name, self.user_dir)
-            except Exception as error:  # noqa: BLE001 - shown to the user, one line
-                self.notify(f"Duplicate failed: {error}", severity="error")
-                return
-            self.notify(f"Duplicated {loaded.name} → {path}")
-            self.rescan()
+            if name is not None:
+                self._duplicate(loaded, name)
 
         self.app.push_screen(
             NameScreen(f"Duplicate {loaded.name} as…", f"{loaded.name}-copy", taken), duplicate
         )
 
+    @work(thread=True, exclusive=True, group="profile-io", exit_on_error=False,
+          description="duplicate the profile")
+    def _duplicate(self, loaded: LoadedProfile, name: str) -> None:
+        from workbench.ui.profile_access import duplicate_profile
+
+        try:
+            path = duplicate_profile(loaded, name, self.user_dir)
+        except Exception as error:  # noqa: BLE001 - shown to the user, one line
+            self.post_message(ProfileIoFailed("Duplicate failed", str(error)))
+            return
+        self.post_message(
+            ProfileWritten(f"Duplicated {loaded.name} → {display_path(path)}", new_profile=True)
+        )
+
     def action_export_selected(self) -> None:
         """Write a shareable copy (no [env]) of the selected profile to the data dir's exports."""
+        loaded = self._selected_valid()
+        if loaded is not None:
+            self._export(loaded)
+
+    @work(thread=True, exclusive=True, group="profile-io", exit_on_error=False,
+          description="export the profile")
+    def _export(self, loaded: LoadedProfile) -> None:
         from workbench.ui.profile_access import export_profile
 
-        loaded = self._selected_valid()
-        if loaded is None:
-            return
         try:
             path, notes = export_profile(loaded)
         except Exception as error:  # noqa: BLE001 - shown to the user, one line
-            self.notify(f"Export failed: {without_path(str(error), loaded.path)}",
-                        severity="error")
+            message = without_path(str(error), loaded.path)
+            self.post_message(ProfileIoFailed("Export failed", message))
             return
-        self.notify("\n".join([f"Exported {loaded.name} → {display_path(path)}", *notes]))
+        note = "\n".join([f"Exported {loaded.name} → {display_path(path)}", *notes])
+        self.post_message(ProfileWritten(note, new_profile=False))
+
+    @on(ProfileWritten)
+    def _profile_written(self, event: ProfileWritten) -> None:
+        self.notify(event.note)
+        if event.new_profile:
+            self.rescan()
 
     def action_rescan(self) -> None:
         """Scan the profile directories again."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -15,7 +16,7 @@ from textual.widgets import Input, Label, Select, Static
 from workbench.files import display_path
 from workbench.profiles.schema import KV_CACHE_DTYPES
 from workbench.ui.format import VERDICT_BADGES, format_bytes, format_count, format_optional
-from workbench.ui.messages import EstimateComputed, LoadRequested, ProfileSaved
+from workbench.ui.messages import EstimateComputed, LoadRequested, ProfileIoFailed, ProfileSaved
 from workbench.ui.profile_edits import with_settings
 from workbench.ui.tuner_fields import FIELDS, FIELDS_BY_NAME, FieldInputError
 from workbench.ui.widgets.stacked_bar import Segment, StackedBar
@@ -80,7 +81,8 @@ class TunerView(Vertical):
         self.errors: dict[str, str] = {}
         self.estimate: Estimate | None = None
         self.estimate_error: str | None = None
-        self.actual: EngineFigures | None = None
+        self.loaded: tuple[Path, EngineFigures] | None = None
+        """The engine's figures and the file of the profile they were measured for."""
         self._filling = False
 
     def compose(self) -> ComposeResult:
@@ -116,8 +118,6 @@ class TunerView(Vertical):
 
     def open_profile(self, loaded: LoadedProfile) -> None:
         """Fill the form from ``loaded`` and estimate it."""
-        if self.profile is None or loaded.path != self.profile.path:
-            self.actual = None
         self.profile = loaded
         self.values = profile_settings(loaded)
         self.errors = {}
@@ -137,10 +137,18 @@ class TunerView(Vertical):
         self.query_one("#tuner-title", Static).update(title)
         self.request_estimate()
 
-    def show_actual(self, figures: EngineFigures | None) -> None:
-        """After a load: show vLLM's figures beside the estimate."""
-        self.actual = figures
+    def show_actual(self, profile_path: Path | None, figures: EngineFigures | None) -> None:
+        """After a load: vLLM's figures for the profile at ``profile_path``, shown beside the
+        estimate whenever that profile is the one open here (None: nothing is loaded)."""
+        self.loaded = (profile_path, figures) if profile_path and figures else None
         self._render_estimate()
+
+    @property
+    def actual(self) -> EngineFigures | None:
+        """vLLM's figures when the profile open here is the one the engine loaded, else None."""
+        if self.loaded is None or self.profile is None or self.loaded[0] != self.profile.path:
+            return None
+        return self.loaded[1]
 
     @property
     def changed_settings(self) -> dict[str, Any]:
@@ -376,17 +384,14 @@ class TunerView(Vertical):
         """Save the changes (asking first) and load the profile."""
         self.action_save(then_load=True)
 
+    @work(thread=True, exclusive=True, group="profile-io", exit_on_error=False,
+          description="save the profile")
     def _save(self, loaded: LoadedProfile, changes: dict[str, Any], then_load: bool) -> None:
-        from workbench.ui.profile_access import reload_profile, save
+        from workbench.ui.profile_access import save_and_reload
 
         try:
-            backup = save(loaded, with_settings(loaded.data, changes))
-            reloaded = reload_profile(loaded)
+            backup, reloaded = save_and_reload(loaded, with_settings(loaded.data, changes))
         except Exception as error:  # noqa: BLE001 - one line for the user; file left untouched
-            self.notify(f"Not saved: {error}", severity="error")
+            self.post_message(ProfileIoFailed("Not saved", str(error)))
             return
-        self.open_profile(reloaded)
-        self.notify(f"Saved {loaded.path.name}" + (f" (backup {backup.name})" if backup else ""))
-        self.post_message(ProfileSaved(reloaded, backup))
-        if then_load:
-            self.post_message(LoadRequested(reloaded))
+        self.post_message(ProfileSaved(reloaded, backup, then_load=then_load))
