@@ -130,7 +130,10 @@ class WorkbenchApp(App[None]):
 
     def on_mount(self) -> None:
         # After the first refresh: TabbedContent applies its initial tab when it mounts.
-        self.call_after_refresh(self.action_show_tab, "chat" if self.resume else "profiles")
+        # Started to chat with a profile (`make run`, `workbench app NAME`): open on Chat with the
+        # keyboard in the input, so the first thing typed is the first question.
+        to_chat = self.resume or (self.initial_profile is not None and self.autoload)
+        self.call_after_refresh(self.action_show_tab, "chat" if to_chat else "profiles")
         if self.initial_profile is not None:
             self._activate_initial_profile(self.initial_profile)
         if self.resume:
@@ -249,6 +252,7 @@ class WorkbenchApp(App[None]):
     def _load_failed(self, event: LoadFailed) -> None:
         self.last_error = event.error
         self.query_one(StatusBar).show_error(event.error)
+        self.chat_view.set_engine_unavailable(f"{event.profile.name} did not load")
         self.query_one(LogView).refresh_lines()
         self.show_error(event.error, event.profile)
 
@@ -398,7 +402,7 @@ class WorkbenchApp(App[None]):
         await self.engine.abort()
         await self.engine.unload()
         self.query_one(StatusBar).show_unloaded()
-        self.chat_view.set_engine_ready(None)
+        self.chat_view.set_engine_unavailable("the engine was unloaded")
         self.query_one(TunerView).show_actual(None, None)
 
     async def action_quit(self) -> None:

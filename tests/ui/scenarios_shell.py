@@ -281,12 +281,15 @@ def tuner_not_fitting(root: Path) -> Scenario:
 
 
 def loading_in_progress(root: Path) -> Scenario:
-    """Auto-load frozen at "loading weights" (the fake engine holds before the 4th event)."""
+    """The first minute: auto-load frozen at "loading weights" (the fake engine holds before the
+    4th event), the app on Chat, and a question typed and sent before the engine is ready."""
     engine = FakeEngine(load_pause_after=3)
     app, dirs = build_app(root, engine=engine, initial_profile="qwen2.5-7b-chat", autoload=True)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await engine.wait_paused()
+        await settle(pilot)
+        await pilot.press(*"What is 23+58?", "enter")
         await settle(pilot)
 
     return Scenario(app, run_before, dirs)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Markdown
+from textual.widgets import Input, Markdown
 from textual.widgets._collapsible import CollapsibleTitle
 
 from tests.ui.scenarios_chat import (
@@ -247,17 +247,74 @@ async def test_export_writes_markdown_and_json_with_run_card(tmp_path: Path) -> 
     assert data["run_card"]["device"] == "cpu"
 
 
-async def test_send_before_the_engine_is_ready_is_refused() -> None:
+async def test_send_before_the_engine_is_ready_waits_for_it_then_sends() -> None:
+    """Enter while the profile still loads: the message is queued (shown), nothing is sent;
+    the moment the engine is ready it goes out as the first turn."""
+    engine = FakeEngine()
+    app = ChatHostApp(engine, profile=demo_profile())
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await until(pilot, lambda: app.chat.ready, "ready")
+        figures = app.chat.figures
+        app.chat.set_engine_ready(None)  # as the shell does when a load starts
+        app.chat.action_focus_input()
+        await pilot.press(*"What is 23+58?", "enter")
+        await pilot.pause()
+        assert app.chat.conversation.turns == [] and engine.requests == []
+        assert app.chat.queued_prompt == "What is 23+58?"
+        queued = app.chat.query_one(".chat-queued")
+        assert queued.display and "sends when demo is ready" in str(queued.render())
+        app.chat.set_engine_ready(figures)
+        await until(pilot, lambda: len(engine.requests) == 1, "the queued message to be sent")
+        assert isinstance(app.chat.conversation.turns[0], UserTurn)
+        assert app.chat.conversation.turns[0].content == "What is 23+58?"
+        assert app.chat.queued_prompt is None and not queued.display
+
+
+async def test_a_failed_load_gives_the_queued_message_back() -> None:
     engine = FakeEngine()
     app = ChatHostApp(engine, profile=demo_profile())
     async with app.run_test(size=TERMINAL_SIZE) as pilot:
         await until(pilot, lambda: app.chat.ready, "ready")
         app.chat.set_engine_ready(None)
         app.chat.action_focus_input()
-        await pilot.press(*"hello", "enter")
+        await pilot.press(*"hello there", "enter")
         await pilot.pause()
-        assert app.chat.conversation.turns == []
-        assert engine.requests == []
+        app.chat.set_engine_unavailable("demo did not load")
+        await pilot.pause()
+        assert app.chat.query_one("#chat-input", Input).value == "hello there"
+        assert engine.requests == [] and app.chat.queued_prompt is None
+        placeholder = str(app.chat.query_one(".chat-placeholder").render())
+        assert "demo did not load" in placeholder and "Waiting" not in placeholder
+
+
+@pytest.mark.parametrize(("n", "scrolls"), [(4, False), (8, True)])
+async def test_n_columns_fill_the_width_before_scrolling_sideways(n: int, scrolls: bool) -> None:
+    """At 160 terminal columns four samples sit side by side filling the row exactly; eight
+    scroll sideways (each no narrower than MIN_COLUMN_WIDTH)."""
+    from textual.containers import HorizontalScroll
+
+    from workbench.ui.chat.turns import MIN_COLUMN_WIDTH
+
+    app, _engine = host(
+        [
+            turn_n4_majority()
+            if n == 4
+            else FakeTurn(samples=tuple(sample(answer="42") for _ in range(8)))
+        ],
+        n=n,
+    )
+    async with app.run_test(size=(160, 48)) as pilot:
+        await send_prompt(pilot)
+        await settle(pilot)
+        row = app.query_one(AssistantTurnView).query_one(HorizontalScroll)
+        columns = list(row.query(SampleColumn))
+        assert len(columns) == n
+        widths = [column.outer_size.width for column in columns]
+        assert (row.max_scroll_x > 0) == scrolls, (widths, row.size.width)
+        if scrolls:
+            assert min(widths) == MIN_COLUMN_WIDTH
+        else:
+            assert sum(widths) == row.size.width and max(widths) - min(widths) <= 1
 
 
 async def test_fewer_samples_than_asked_shows_missing_column_and_doctor_card() -> None:

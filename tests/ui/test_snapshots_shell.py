@@ -66,8 +66,10 @@ def test_tuner_refuses_invalid_input_inline(snap_compare: SnapCompare, tmp_path:
 
 
 def test_loading_in_progress(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    """You should see the status bar say "⏳ loading weights · 2.1 s · model.safetensors" for
-    qwen2.5-7b-chat (project), with the Profiles list below."""
+    """You should see the Chat tab while qwen2.5-7b-chat (project) loads: the status bar says
+    "⏳ loading weights · 2.1 s · model.safetensors", the log "Waiting for qwen2.5-7b-chat to
+    load…", and above the empty input "⏳ queued: What is 23+58? — sends when qwen2.5-7b-chat is
+    ready" (typed right after start, kept, not lost to the Profiles list's keys)."""
     assert _compare(snap_compare, loading_in_progress, tmp_path)
 
 

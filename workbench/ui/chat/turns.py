@@ -12,7 +12,10 @@ from workbench.chat.model import AssistantTurn
 from workbench.chat.summary import AnswerSummary, summarise_answers
 from workbench.ui.chat.sample_column import SampleColumn
 
-MIN_COLUMN_WIDTH = 46
+MIN_COLUMN_WIDTH = 36
+"""Narrowest sample column (a thinking title "Thought for 12.3 s · 1,234 tokens" plus borders):
+columns share the turn's width down to this, then the row scrolls sideways. At 160 terminal
+columns that is four side by side; eight scroll."""
 
 
 class UserMessage(Vertical):
@@ -106,9 +109,13 @@ class AssistantTurnView(Vertical):
         columns = self.columns
         if len(columns) < 2 or not self.size.width:
             return
-        width = max(MIN_COLUMN_WIDTH, self.size.width // len(columns))
-        for column in columns:
-            column.styles.width = width
+        total = self.size.width
+        base, spare = divmod(total, len(columns))
+        if base < MIN_COLUMN_WIDTH:
+            base, spare = MIN_COLUMN_WIDTH, 0
+        for position, column in enumerate(columns):
+            # the remainder goes one cell each to the first columns: the row fills exactly
+            column.styles.width = base + (1 if position < spare else 0)
 
     def column(self, index: int) -> SampleColumn:
         """The column of sample ``index`` (mounted on the fly if the engine sends more than n)."""

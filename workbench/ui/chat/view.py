@@ -58,6 +58,7 @@ class ChatView(Vertical):
         background: $panel;
         color: $text;
     }
+    ChatView > .chat-queued { height: 1; padding: 0 1; }
     ChatView > Input { margin: 0; }
     """
 
@@ -128,18 +129,24 @@ class ChatView(Vertical):
         self._save_sequence = itertools.count(1)
         self._last_saved_sequence = 0
         self._save_failures_reported: set[str] = set()
+        self.queued_prompt: str | None = None
+        self.unavailable_reason: str | None = None
+        """Why no engine is coming (a failed load, an unload); None while one loads or runs."""
+        """Sent with Enter while the engine was still loading: goes out when it is ready."""
 
     # -- layout -------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         with ConversationLog(id="chat-log"):
             yield Static("", classes="chat-placeholder")
+        yield Static("", classes="chat-queued")
         yield Static("", classes="quick-bar")
         yield PromptInput(placeholder="Message the model — Enter sends", id="chat-input")
 
     def on_mount(self) -> None:
         self._refresh_placeholder()
         self._refresh_quick_bar()
+        self._show_queued()
 
     @property
     def log_view(self) -> ConversationLog:
@@ -159,8 +166,46 @@ class ChatView(Vertical):
     def set_engine_ready(self, figures: EngineFigures | None) -> None:
         """The engine is ready (with vLLM's figures), or not ready (None)."""
         self.figures = figures
+        self.unavailable_reason = None
         self._refresh_placeholder()
         self._refresh_quick_bar()
+        if figures is not None and self.queued_prompt is not None:
+            self.call_later(self._send_queued)
+
+    def set_engine_unavailable(self, reason: str) -> None:
+        """The load failed or the engine went away: a queued message is not sent; it goes back
+        into the input so nothing typed is lost."""
+        self.figures = None
+        self.unavailable_reason = reason
+        self._refresh_placeholder()
+        queued, self.queued_prompt = self.queued_prompt, None
+        self._show_queued()
+        if queued is not None:
+            prompt = self.query_one(PromptInput)
+            if not prompt.value.strip():
+                prompt.value = queued
+            self.notify(f"Not sent ({reason}); your message is back in the input.",
+                        severity="warning")
+
+    async def _send_queued(self) -> None:
+        text, self.queued_prompt = self.queued_prompt, None
+        self._show_queued()
+        if text is not None and self.ready and not self.streaming:
+            await self.send(text)
+
+    def _show_queued(self) -> None:
+        line = self.query_one(".chat-queued", Static)
+        line.display = self.queued_prompt is not None
+        if self.queued_prompt is not None:
+            name = self.profile.name if self.profile else "the model"
+            first = self.queued_prompt.splitlines()[0]
+            line.update(
+                Content.assemble(
+                    ("⏳ queued: ", "bold $warning"),
+                    (first if len(first) <= 60 else first[:59] + "…", ""),
+                    (f"  — sends when {name} is ready (Enter again replaces it)", "dim"),
+                )
+            )
 
     @property
     def ready(self) -> bool:
@@ -220,6 +265,11 @@ class ChatView(Vertical):
         if self.ready:
             name = self.profile.name if self.profile else "the model"
             placeholder.update(f"Ready: {name} is loaded. Type a message below and press Enter.")
+        elif self.unavailable_reason is not None:
+            placeholder.update(
+                f"No model: {self.unavailable_reason}. F5 loads the profile again, F6 shows "
+                "the last error."
+            )
         elif self.profile is not None:
             placeholder.update(f"Waiting for {self.profile.name} to load…")
         else:
@@ -244,7 +294,13 @@ class ChatView(Vertical):
             self.notify("A reply is still streaming: wait, or press Esc to abort it.")
             return
         if not self.ready:
-            self.notify("No model is loaded yet: load a profile first.", severity="warning")
+            if self.profile is None:
+                self.notify("No model is loaded yet: load a profile first.", severity="warning")
+                return
+            # The engine is loading: keep the message and send it the moment it is ready.
+            self.queued_prompt = text
+            event.input.clear()
+            self._show_queued()
             return
         event.input.clear()
         await self.send(text)
