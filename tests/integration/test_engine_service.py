@@ -359,7 +359,7 @@ async def test_impossible_settings_fail_before_any_engine_starts(
             pass
     assert not (module_dir / "nologs").exists()  # refused before any engine process started
     assert caught.value.kind == "invalid_config"
-    assert "max_position_embeddings=32768" in caught.value.message
+    assert "max_position_embeddings = 32768" in caught.value.message
     assert caught.value.suggestion is not None and caught.value.suggestion.value == 32768
 
 

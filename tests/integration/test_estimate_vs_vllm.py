@@ -245,6 +245,7 @@ def test_cpu_block_size_rule_equals_vllm_platform(
     assert cpu_block_size(facts, requested, cpu) == theirs
 
 
+@pytest.mark.real_host
 def test_host_cpu_probe_agrees_with_torch() -> None:
     """Our /proc/cpuinfo probe says what torch (which vLLM asks) says about this machine."""
     import platform

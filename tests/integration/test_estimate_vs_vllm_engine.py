@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from workbench.estimate import EstimateSettings, cpu_device, estimate, read_model_facts
+from workbench.estimate.model import settings_for_device
 
 pytest.importorskip("vllm", reason="vllm is not installed")
 
@@ -161,7 +162,10 @@ def test_cpu_engine_kv_line_equals_prediction(
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    predicted = estimate(facts, cpu_device(), EstimateSettings(**settings_kwargs))
+    # the budget goes through the one owner the engine host uses (estimate/cpu_kv.py)
+    device = cpu_device()
+    settings, _ = settings_for_device(EstimateSettings(**settings_kwargs), device, profile_env={})
+    predicted = estimate(facts, device, settings)
     tokens, length, concurrency_text, figures = run_engine(
         model_dir, settings_kwargs, env, tmp_path
     )

@@ -114,16 +114,32 @@ def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert len(err) == 1 and "nope.toml: no such file (hint: " in err[0]
 
 
-def test_unreadable_file_real_permissions(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads files whatever their mode")
+def test_unreadable_file_real_permissions(tmp_path: Path) -> None:
+    """A file without read permission: one line, exit 2. Root reads any file (CAP_DAC_OVERRIDE)
+    and CI runs as root, so there the check runs in a child whose capability bounding set lacks
+    the DAC overrides (util-linux ``setpriv``): a real denial on every machine."""
+    import shutil
+    import subprocess
+    import sys
+
     locked = tmp_path / "locked.toml"
     locked.write_text('[model]\nid = "a/b"\n')
     locked.chmod(0)
-    assert main(["profiles", "validate", str(locked)]) == 2
-    assert "permission denied" in capsys.readouterr().err
+    code = (
+        "import sys; from workbench.cli import main; "
+        f"sys.exit(main(['profiles', 'validate', {str(locked)!r}]))"
+    )
+    command = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "running as root needs util-linux's setpriv to drop CAP_DAC_OVERRIDE"
+        command = [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--", *command]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    finally:
+        locked.chmod(0o600)
+    assert done.returncode == 2, done.stderr
+    assert "permission denied" in done.stderr and done.stderr.count("\n") == 1
 
 
 def test_unreadable_file_reported_in_one_line(
