@@ -52,6 +52,26 @@ def vllm_engine_arg_types() -> dict[str, frozenset[str]]:
     return types
 
 
+@functools.cache
+def vllm_sampling_param_types() -> dict[str, frozenset[str]] | None:
+    """Public fields of vLLM's ``SamplingParams``: name -> allowed scalar type names (empty when
+    the annotation is richer, e.g. ``dict[int, float]``: not checked here). None without vLLM."""
+    tree = _vllm_source("sampling_params.py")
+    fields: dict[str, frozenset[str]] = {}
+    for node in tree.body if tree is not None else ():
+        if isinstance(node, ast.ClassDef) and node.name == "SamplingParams":
+            for statement in node.body:
+                if (
+                    isinstance(statement, ast.AnnAssign)
+                    and isinstance(statement.target, ast.Name)
+                    and not statement.target.id.startswith("_")
+                ):
+                    names = _union_names(statement.annotation) or set()
+                    simple = names - {"None"} if names - {"None"} <= _SIMPLE_TYPES else set()
+                    fields[statement.target.id] = frozenset(simple)
+    return fields or None
+
+
 def _union_names(annotation: ast.expr) -> set[str] | None:
     if isinstance(annotation, ast.Name):
         return {annotation.id}

@@ -67,3 +67,17 @@ def test_sampling_merge_order_model_then_profile_then_turn() -> None:
 def test_sampling_merge_ignores_unknown_model_defaults() -> None:
     merged = merge_sampling({"not_a_sampling_key": 1}, SamplingSection(), None)
     assert merged == {"n": 1}
+
+
+def test_sampling_extra_passes_through_with_token_id_keys() -> None:
+    sampling = SamplingSection(
+        max_tokens=50, extra={"min_tokens": 50, "ignore_eos": True, "logit_bias": {"1": -100}}
+    )
+    merged = merge_sampling({}, sampling, ChatOverrides(max_tokens=80))
+    assert merged == {
+        "max_tokens": 80,
+        "min_tokens": 50,
+        "ignore_eos": True,
+        "logit_bias": {1: -100.0},
+        "n": 1,
+    }

@@ -35,6 +35,7 @@ from workbench.vllm_source import (
     vllm_engine_arg_types,
     vllm_quantization_names,
     vllm_reasoning_parser_names,
+    vllm_sampling_param_types,
 )
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -424,6 +425,36 @@ def test_reasoning_parser_and_quantization_names_match_vllm() -> None:
 
     assert vllm_quantization_names() == frozenset(QUANTIZATION_METHODS)
     assert vllm_reasoning_parser_names() == frozenset(ReasoningParserManager.list_registered())
+
+
+def test_sampling_param_fields_match_vllm() -> None:
+    """[sampling.extra] is checked against the fields read from vLLM's source: the same public
+    fields msgspec sees on the real SamplingParams, and a value of the listed type is accepted
+    by it."""
+    pytest.importorskip("vllm")
+    from vllm.sampling_params import SamplingParams
+
+    from_source = vllm_sampling_param_types()
+    assert from_source is not None
+    runtime = {name for name in SamplingParams.__struct_fields__ if not name.startswith("_")}
+    assert set(from_source) == runtime
+    assert from_source["min_tokens"] == {"int"} and from_source["ignore_eos"] == {"bool"}
+    params = SamplingParams(max_tokens=40, min_tokens=30, ignore_eos=True)
+    assert params.min_tokens == 30 and params.ignore_eos
+
+
+def test_sampling_extra_loads_and_passes_through(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "long.toml",
+        '[model]\nid = "Qwen/Qwen3-8B"\n\n[sampling.extra]\nmin_tokens = 100\n'
+        'ignore_eos = true\nlogit_bias = { "7" = -100.0 }\n',
+    )
+    loaded = load_profile(path)
+    assert loaded.profile.sampling.extra == {
+        "min_tokens": 100,
+        "ignore_eos": True,
+        "logit_bias": {"7": -100.0},
+    }
 
 
 def test_loaded_profile_is_frozen() -> None:

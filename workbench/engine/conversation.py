@@ -80,7 +80,8 @@ def merge_sampling(
     sampling: SamplingSection,
     overrides: ChatOverrides | None,
 ) -> dict[str, Any]:
-    """Sampling values: generation_config defaults < profile [sampling] < this turn's overrides."""
+    """Sampling values: generation_config defaults < profile [sampling] (and [sampling.extra])
+    < this turn's overrides."""
     merged: dict[str, Any] = {
         key: value for key, value in model_defaults.items() if key in SAMPLING_KEYS
     }
@@ -92,6 +93,14 @@ def merge_sampling(
             continue
         if value is not None:
             merged[key] = value
+    for key, value in sampling.extra.items():
+        # [sampling.extra] passes through; TOML table keys are strings, vLLM's logit_bias wants
+        # token ids as ints.
+        merged[key] = (
+            {int(token): float(bias) for token, bias in value.items()}
+            if key == "logit_bias" and isinstance(value, dict)
+            else value
+        )
     if overrides is not None:
         for key in ("n", "temperature", "max_tokens", "seed"):
             value = getattr(overrides, key)

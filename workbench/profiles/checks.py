@@ -15,13 +15,19 @@ from typing import Any
 from workbench.model_config import derived_max_model_len, tokenizer_max_length
 from workbench.profiles.errors import ProfileError, did_you_mean
 from workbench.profiles.models import expand_model_path
-from workbench.profiles.schema import EngineSection, Profile
+from workbench.profiles.schema import (
+    SAMPLING_FIELDS_WORKBENCH_SETS,
+    EngineSection,
+    Profile,
+    SamplingSection,
+)
 from workbench.profiles.toml_lines import KeyPath
 from workbench.vllm_source import (
     vllm_engine_arg_names,
     vllm_engine_arg_types,
     vllm_quantization_names,
     vllm_reasoning_parser_names,
+    vllm_sampling_param_types,
 )
 
 ErrorFactory = Callable[[KeyPath, str, "str | None"], ProfileError]
@@ -123,6 +129,7 @@ def check_profile(
                 "the path is relative to the profile file",
             )
     _check_engine_extra(engine.extra, error)
+    _check_sampling_extra(sampling.extra, error)
     _check_vllm_names(profile, error)
 
 
@@ -220,6 +227,52 @@ def _check_engine_extra(extra: dict[str, Any], error: ErrorFactory) -> None:
                 if allowed == {"bool"}
                 else f"EngineArgs.{name} is {expected}",
             )
+
+
+def _check_sampling_extra(extra: dict[str, Any], error: ErrorFactory) -> None:
+    first_class = set(SamplingSection.model_fields) - {"extra", "json_schema"}
+    known = vllm_sampling_param_types() if extra else None
+    for name, value in extra.items():
+        key = ("sampling", "extra", name)
+        if name in first_class:
+            raise error(key, f"duplicates sampling.{name}", f"set sampling.{name} instead")
+        if name in SAMPLING_FIELDS_WORKBENCH_SETS:
+            raise error(
+                key, "workbench sets this SamplingParams field itself",
+                SAMPLING_FIELDS_WORKBENCH_SETS[name],
+            )
+        if known is None:
+            continue  # vLLM not installed here: SamplingParams checks it at request time
+        if name not in known:
+            suggestion = did_you_mean(name, known)
+            raise error(
+                key,
+                "not a vLLM sampling parameter (SamplingParams has no such field)",
+                f"did you mean `{suggestion}`?"
+                if suggestion
+                else "see vLLM's SamplingParams for the names",
+            )
+        allowed = known[name]
+        if allowed and not _value_matches(value, allowed):
+            from workbench.profiles.loader import toml_type
+
+            expected = " or ".join(_TOML_TYPE_NAMES[t] for t in sorted(allowed))
+            raise error(
+                key,
+                f"vLLM expects {expected}, got {toml_type(value)}",
+                f"SamplingParams.{name} is {expected}",
+            )
+        if name == "logit_bias":
+            _check_logit_bias(value, key, error)
+
+
+def _check_logit_bias(value: Any, key: KeyPath, error: ErrorFactory) -> None:
+    hint = 'a table of token id = bias, e.g. logit_bias = { "151643" = -100.0 }'
+    if not isinstance(value, dict):
+        raise error(key, "is not a table", hint)
+    for token, bias in value.items():
+        if not str(token).isdigit() or isinstance(bias, bool) or not isinstance(bias, int | float):
+            raise error((*key, str(token)), "is not token id = number", hint)
 
 
 def check_against_model(profile: Profile, model_dir: Path, error: ErrorFactory) -> None:

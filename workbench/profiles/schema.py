@@ -149,6 +149,18 @@ class SamplingSection(_Strict):
     """Return this many logprobs per token (>= 0); enables cumulative logprob per sample."""
     json_schema: str | None = None
     """Path to a JSON-schema file (relative to the profile) for structured output."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """[sampling.extra]: any other vLLM SamplingParams field by name (``min_tokens``,
+    ``ignore_eos``, ``logit_bias``, ...), validated against vLLM's SamplingParams when installed."""
+
+
+SAMPLING_FIELDS_WORKBENCH_SETS: dict[str, str] = {
+    "output_kind": "workbench streams deltas",
+    "skip_special_tokens": "workbench keeps special tokens so the reasoning parser sees them",
+    "structured_outputs": "set sampling.json_schema instead",
+    "detokenize": "the chat shows text",
+}
+"""SamplingParams fields [sampling.extra] may not set, and why."""
 
 
 class ChatSection(_Strict):
