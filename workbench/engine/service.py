@@ -132,8 +132,9 @@ def _precheck(loaded: LoadedProfile, model_dir: Path, log_path: Path | None) -> 
             log_path=log_path,
         )
     requested = loaded.profile.engine.max_model_len
-    if requested is None or os.environ.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN"):
-        return
+    allow_long = "VLLM_ALLOW_LONG_MAX_MODEL_LEN"
+    if requested is None or os.environ.get(allow_long) or loaded.profile.env.get(allow_long):
+        return  # the engine host gets the profile's [env] too
     if {"hf_overrides", "rope_scaling"} & set(loaded.profile.engine.extra):
         return  # the context is extended on purpose; vLLM judges the result
     try:
