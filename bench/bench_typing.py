@@ -83,9 +83,7 @@ class Pane:
         return done.stdout
 
     def start(self, command: str) -> None:
-        self.tmux(
-            "new-session", "-d", "-s", "bench", "-x", str(WIDTH), "-y", str(HEIGHT), command
-        )
+        self.tmux("new-session", "-d", "-s", "bench", "-x", str(WIDTH), "-y", str(HEIGHT), command)
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "bench")
@@ -132,7 +130,8 @@ def type_keys(pane: Pane, count: int) -> list[float]:
             seen = typed_count(pane.screen())
             elapsed = time.monotonic() - sent
             if seen >= k:
-                latencies.append(elapsed * 1000)
+                # A capture can itself stall behind a frozen app: cap at the timeout.
+                latencies.append(min(elapsed, KEY_TIMEOUT_S) * 1000)
                 break
             if elapsed >= KEY_TIMEOUT_S:
                 latencies.append(KEY_TIMEOUT_S * 1000)
@@ -169,8 +168,6 @@ def measure_stream(
     pane: Pane, data_dir: Path, model: str, n: int, keys_per_round: int, rounds_every_s: float
 ) -> LoadResult:
     result = LoadResult(model, f"n={n}")
-    turns_before = len(list((data_dir / "chats").glob("*.json")))
-    del turns_before
     previous = latest_turn(data_dir)
     previous_id = previous["request_id"] if previous else None
     pane.key("C-u")
@@ -199,20 +196,22 @@ def measure_stream(
     return result
 
 
-def write_profile(directory: Path, model: str, tokens: int) -> Path:
+def write_profile(directory: Path, model: str, tokens: int, n: int) -> Path:
     from tests.integration.conftest import build_tiny_qwen2
 
     context = tokens + 512
     if model == "demo":
         head = (
             'extends = "demo"\n[env]\nVLLM_ALLOW_LONG_MAX_MODEL_LEN = "1"\n'
-            "[sampling]\ntemperature = 0.8\nn = 1\n"
+            f"[sampling]\ntemperature = 0.8\nn = {n}\n"
         )
     else:
-        model_dir = build_tiny_qwen2(directory / "tiny-qwen2")
+        model_dir = directory / "tiny-qwen2"
+        if not (model_dir / "config.json").is_file():
+            build_tiny_qwen2(model_dir)
         head = (
             f'[model]\npath = "{model_dir}"\n[engine]\nreasoning_parser = "deepseek_r1"\n'
-            "[sampling]\nn = 1\n"
+            f"[sampling]\nn = {n}\n"
         )
     engine = (
         f"max_model_len = {context}\nmax_num_seqs = 8\n"
@@ -222,42 +221,22 @@ def write_profile(directory: Path, model: str, tokens: int) -> Path:
         head = head.replace("[engine]\n", "[engine]\n" + engine)
     else:
         head += "[engine]\n" + engine
-    body = head + (
-        f"[sampling.extra]\nmin_tokens = {tokens}\nignore_eos = true\n"
-    )
+    body = head + (f"[sampling.extra]\nmin_tokens = {tokens}\nignore_eos = true\n")
     # max_tokens is first-class [sampling]; put it in that table.
     if "[sampling]\n" in body:
         body = body.replace("[sampling]\n", f"[sampling]\nmax_tokens = {tokens}\n")
     else:
         body += f"[sampling]\nmax_tokens = {tokens}\n"
-    path = directory / f"bench-{model}.toml"
+    path = directory / f"bench-{model}-n{n}.toml"
     path.write_text(body)
     return path
 
 
-def set_n(pane: Pane, current: int, wanted: int) -> None:
-    """Change n with the quick keys (Esc leaves the input, +/- change n, i returns)."""
-    if wanted == current:
-        return
-    pane.key("Escape")
-    time.sleep(0.3)
-    for _ in range(abs(wanted - current)):
-        pane.type("+" if wanted > current else "-")
-        time.sleep(0.1)
-    pane.type("i")
-    if not pane.wait_for(f"n {wanted}  temperature", 10):
-        raise SystemExit(f"could not set n = {wanted}: {pane.screen()[-800:]}")
-
-
-def run_model(
-    model: str, ns: list[int], tokens: int, keys: int, rounds_every_s: float, workdir: Path
-) -> list[LoadResult]:
-    directory = workdir / model
-    directory.mkdir(parents=True)
-    profile = write_profile(directory, model, tokens)
-    data_dir = directory / "data"
+def start_app(directory: Path, profile: Path, name: str) -> tuple[Pane, Path]:
+    """The app in a fresh tmux pane with its own config and data dirs, ready to chat."""
+    data_dir = directory / f"data-{name}"
     env = {
-        "WORKBENCH_CONFIG_DIR": str(directory / "config"),
+        "WORKBENCH_CONFIG_DIR": str(directory / f"config-{name}"),
         "WORKBENCH_DATA_DIR": str(data_dir),
         "HF_HUB_OFFLINE": "1",
         "TERM": "xterm-256color",
@@ -265,29 +244,51 @@ def run_model(
         "PYTHONPATH": str(REPO),
     }
     exports = " ".join(f"{k}={v}" for k, v in env.items())
-    pane = Pane(f"wb-bench-{os.getpid()}-{model}")
-    command = f"cd {REPO} && env {exports} {sys.executable} -m workbench {profile}"
-    pane.start(command)
-    results: list[LoadResult] = []
-    try:
-        if not pane.wait_for("Type a message below", 240):
-            raise SystemExit(f"{model}: the engine never became ready:\n{pane.screen()}")
-        idle = LoadResult(model, "idle")
-        idle.latencies_ms = type_keys(pane, keys)
-        results.append(idle)
-        current = 1
-        for n in ns:
-            set_n(pane, current, n)
-            current = n
-            result = measure_stream(pane, data_dir, model, n, keys_per_round=10,
-                                    rounds_every_s=rounds_every_s)
-            results.append(result)
-            print(f"  {model} n={n}: {result.summary()} tokens={result.tokens} "
-                  f"in {result.stream_s:.0f} s", flush=True)
-    finally:
-        pane.key("C-q")
-        time.sleep(3)
+    pane = Pane(f"wb-bench-{os.getpid()}-{name}")
+    pane.start(f"cd {REPO} && env {exports} {sys.executable} -m workbench {profile}")
+    if not pane.wait_for("Type a message below", 240):
+        screen = pane.screen()
         pane.kill()
+        raise SystemExit(f"{name}: the engine never became ready:\n{screen}")
+    return pane, data_dir
+
+
+def stop_app(pane: Pane) -> None:
+    pane.key("C-q")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and pane.tmux("list-sessions"):
+        time.sleep(0.5)
+    pane.kill()
+
+
+def run_model(
+    model: str, ns: list[int], tokens: int, keys: int, rounds_every_s: float, workdir: Path
+) -> list[LoadResult]:
+    """Idle, then each n on a fresh app and an empty chat: a finished 16,000-token turn on
+    screen must not weigh on the next load's numbers (that is measured separately)."""
+    directory = workdir / model
+    directory.mkdir(parents=True)
+    results: list[LoadResult] = []
+    for position, n in enumerate(ns):
+        profile = write_profile(directory, model, tokens, n)
+        pane, data_dir = start_app(directory, profile, f"{model}-n{n}")
+        try:
+            if position == 0:
+                idle = LoadResult(model, "idle")
+                idle.latencies_ms = type_keys(pane, keys)
+                results.append(idle)
+                print(f"  {model} idle: {idle.summary()}", flush=True)
+            result = measure_stream(
+                pane, data_dir, model, n, keys_per_round=10, rounds_every_s=rounds_every_s
+            )
+            results.append(result)
+            print(
+                f"  {model} n={n}: {result.summary()} tokens={result.tokens} "
+                f"in {result.stream_s:.0f} s",
+                flush=True,
+            )
+        finally:
+            stop_app(pane)
     return results
 
 
@@ -297,8 +298,12 @@ def main() -> None:
     parser.add_argument("--n", default="1,4,8")
     parser.add_argument("--tokens", type=int, default=16000)
     parser.add_argument("--keys", type=int, default=30, help="keys typed at idle")
-    parser.add_argument("--round-every", type=float, default=5.0,
-                        help="seconds between rounds of 10 keys while streaming")
+    parser.add_argument(
+        "--round-every",
+        type=float,
+        default=5.0,
+        help="seconds between rounds of 10 keys while streaming",
+    )
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "typing.json")
     parser.add_argument("--label", default="", help="a name for this run in the JSON")
     args = parser.parse_args()
@@ -308,24 +313,34 @@ def main() -> None:
     results: list[LoadResult] = []
     with tempfile.TemporaryDirectory(prefix="wb-bench-typing-") as workdir:
         for model in args.models.split(","):
-            results += run_model(model, ns, args.tokens, args.keys, args.round_every,
-                                 Path(workdir))
-    print(f"\nTyping latency, key sent → visible (tmux {WIDTH}x{HEIGHT}, {args.tokens} tokens "
-          "per sample)")
-    print(f"{'model':<11} {'load':<6} {'keys':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
-          f"{'tokens':>7} {'stream s':>8}")
+            results += run_model(model, ns, args.tokens, args.keys, args.round_every, Path(workdir))
+    print(
+        f"\nTyping latency, key sent → visible (tmux {WIDTH}x{HEIGHT}, {args.tokens} tokens "
+        "per sample)"
+    )
+    print(
+        f"{'model':<11} {'load':<6} {'keys':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
+        f"{'tokens':>7} {'stream s':>8}"
+    )
     for result in results:
         s = result.summary()
-        print(f"{result.model:<11} {result.load:<6} {s['keys']:>5} {s['p50_ms']:>8.0f} "
-              f"{s['p95_ms']:>8.0f} {s['max_ms']:>8.0f} {result.tokens:>7} "
-              f"{result.stream_s:>8.0f}")
+        print(
+            f"{result.model:<11} {result.load:<6} {s['keys']:>5} {s['p50_ms']:>8.0f} "
+            f"{s['p95_ms']:>8.0f} {s['max_ms']:>8.0f} {result.tokens:>7} "
+            f"{result.stream_s:>8.0f}"
+        )
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({
-        "label": args.label,
-        "tokens_per_sample": args.tokens,
-        "terminal": f"{WIDTH}x{HEIGHT}",
-        "results": [{**asdict(r), **r.summary()} for r in results],
-    }, indent=2))
+    args.json.write_text(
+        json.dumps(
+            {
+                "label": args.label,
+                "tokens_per_sample": args.tokens,
+                "terminal": f"{WIDTH}x{HEIGHT}",
+                "results": [{**asdict(r), **r.summary()} for r in results],
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {args.json}")
 
 

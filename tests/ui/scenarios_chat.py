@@ -20,6 +20,7 @@ from workbench.engine.fake import (
     FakeEngine,
     FakeTurn,
     turn_bang_repeat,
+    turn_long,
     turn_n4_majority,
     turn_thinking_then_answer,
 )
@@ -212,9 +213,37 @@ def scenario_doctor_bang() -> tuple[ChatHostApp, RunBefore]:
     return app, run_before
 
 
+def scenario_long_stream_tails() -> tuple[ChatHostApp, RunBefore]:
+    """Four samples 3,000 tokens into a long reply (one of them the "!!!!" model), frozen: each
+    column is a fixed-height live view of its newest lines."""
+    app, engine = host([turn_long(4, 6000, degenerate=(2,), pause_after=4 * 3000)], n=4)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await send_prompt(pilot)
+        await freeze(pilot, engine)
+
+    return app, run_before
+
+
+def scenario_reader_mid_stream() -> tuple[ChatHostApp, RunBefore]:
+    """The same stream; v opened the reader on sample 1: its whole text so far, from the top."""
+    app, engine = host([turn_long(4, 6000, degenerate=(2,), pause_after=4 * 3000)], n=4)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await send_prompt(pilot)
+        await freeze(pilot, engine)
+        app.chat.log_view.focus()
+        await pilot.press("v")
+        await pilot.pause()
+
+    return app, run_before
+
+
 SCENARIOS: dict[str, Callable[[], tuple[ChatHostApp, RunBefore]]] = {
     "chat-thinking-streaming": scenario_thinking_streaming,
     "chat-thinking-collapsed": scenario_thinking_collapsed,
     "chat-n4-majority": scenario_n4_majority,
     "chat-doctor-bang": scenario_doctor_bang,
+    "chat-long-stream-tails": scenario_long_stream_tails,
+    "chat-reader-mid-stream": scenario_reader_mid_stream,
 }

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from textual.widgets import Input, Markdown
+from textual.widgets import Input
 from textual.widgets._collapsible import CollapsibleTitle
 
 from tests.ui.scenarios_chat import (
@@ -32,6 +31,7 @@ from workbench.engine.fake import (
 )
 from workbench.ui.chat.prompt import ConversationLog
 from workbench.ui.chat.sample_column import SampleColumn
+from workbench.ui.chat.text_pane import TextPane
 from workbench.ui.chat.turns import AssistantTurnView, DoctorCard, UserMessage
 
 
@@ -91,7 +91,11 @@ async def test_abort_then_n4_then_pick_sample_2_then_continue(tmp_path: Path) ->
         await send_prompt(pilot, "and plus one?")
         await settle(pilot)
         sent = engine.requests[-1].messages
-        assert sent[-2:] == (ChatMessage("assistant", "82"), ChatMessage("user", "and plus one?"))
+        # Sample 2's answer with its reasoning: the engine applies the thinking-history policy.
+        assert sent[-2:] == (
+            ChatMessage("assistant", "82", reasoning=four.samples[1].reasoning),
+            ChatMessage("user", "and plus one?"),
+        )
         # The aborted turn had no answer, so it is not sent back as an empty reply.
         assert [m.role for m in sent] == ["user", "user", "assistant", "user"]
 
@@ -137,14 +141,14 @@ async def test_thinking_panel_streams_open_then_folds_with_its_title() -> None:
         await settle(pilot)
         assert panel.collapsed
         assert panel.title == "Thought for 12.3 s · 154 tokens"
-        answer = column.query_one(".answer", Markdown)
-        assert answer.source.startswith("**17 + 65 = 82.**")
+        answer = column.query_one(".answer", TextPane)
+        assert answer.text.startswith("**17 + 65 = 82.**")
         # It expands on demand, showing the whole reasoning.
         await pilot.click(CollapsibleTitle)
         await pilot.pause()
         assert not panel.collapsed
-        thinking = column.query_one(".thinking", Markdown)
-        assert thinking.source.endswith("Check: 82 - 65 = 17. Correct.")
+        thinking = column.query_one(".thinking", TextPane)
+        assert thinking.text.endswith("Check: 82 - 65 = 17. Correct.")
         assert thinking.region.height > 0
 
 
@@ -215,7 +219,7 @@ async def test_resume_an_autosaved_chat(tmp_path: Path) -> None:
         assert app.chat.conversation.id == "saved-1"
         assert app.query_one(UserMessage).text == "What is the capital of France?"
         column = app.query_one(SampleColumn)
-        assert column.query_one(".answer", Markdown).source == "Paris."
+        assert column.query_one(".answer", TextPane).text == "Paris."
         assert column.thinking_panel.collapsed
         assert column.thinking_panel.title == "Thought for 3.2 s · 40 tokens"
         # The next message continues the resumed conversation.
@@ -223,7 +227,7 @@ async def test_resume_an_autosaved_chat(tmp_path: Path) -> None:
         await settle(pilot)
         assert engine.requests[-1].messages == (
             ChatMessage("user", "What is the capital of France?"),
-            ChatMessage("assistant", "Paris."),
+            ChatMessage("assistant", "Paris.", reasoning="France's capital is Paris."),
             ChatMessage("user", "And of Italy?"),
         )
 
@@ -336,14 +340,14 @@ async def test_n8_stream_renders_in_batches_not_per_token(monkeypatch: pytest.Mo
     """Eight samples streaming: deltas only fill buffers; one flush writes each pane once, however
     many deltas it holds; each pane ends with exactly its full text."""
     appends = 0
-    original_append = Markdown.append
+    original_append = TextPane.append
 
-    def counting_append(self: Markdown, markdown: str) -> Any:
+    def counting_append(self: TextPane, text: str) -> None:
         nonlocal appends
         appends += 1
-        return original_append(self, markdown)
+        original_append(self, text)
 
-    monkeypatch.setattr(Markdown, "append", counting_append)
+    monkeypatch.setattr(TextPane, "append", counting_append)
     words = " ".join(f"w{i}" for i in range(60))
     turn = FakeTurn(samples=tuple(sample(answer=words) for _ in range(8)), pause_after=240)
     engine = FakeEngine(chat_scripts=[turn])
@@ -358,7 +362,7 @@ async def test_n8_stream_renders_in_batches_not_per_token(monkeypatch: pytest.Mo
         engine.release()
         await settle(pilot)
         for column in app.query(SampleColumn):
-            assert column.query_one(".answer", Markdown).source == words
+            assert column.query_one(".answer", TextPane).text == words
 
 
 async def test_request_failure_is_shown_under_the_turn() -> None:
@@ -404,7 +408,7 @@ async def test_resumed_mid_stream_save_says_thinking_was_interrupted(tmp_path: P
         await pilot.pause()
         column = app.query_one(SampleColumn)
         assert column.thinking_panel.title == "Thinking (interrupted)"
-        assert column.query_one(".answer", Markdown).source == "*(no output)*"
+        assert column.query_one(".answer", TextPane).text == "*(no output)*"
 
 
 async def test_resume_and_new_chat_are_refused_while_a_reply_streams(tmp_path: Path) -> None:

@@ -7,7 +7,9 @@ from typing import Any
 from tests.ui.scenarios_chat import (
     TERMINAL_SIZE,
     scenario_doctor_bang,
+    scenario_long_stream_tails,
     scenario_n4_majority,
+    scenario_reader_mid_stream,
     scenario_thinking_collapsed,
     scenario_thinking_streaming,
 )
@@ -15,8 +17,8 @@ from tests.ui.scenarios_chat import (
 
 def test_chat_thinking_streaming(snap_compare: Any) -> None:
     """You should see the question "What is 17 + 65?" and under it an open "▼ Thinking…" panel
-    with the first half of the reasoning ("The user asks for 17 + 65. Add the tens: …"), no answer
-    yet, and Esc Abort in the footer."""
+    with the first half of the reasoning as plain text while it streams ("The user asks for
+    17 + 65. Add the tens: …"), no answer yet, and Esc Abort in the footer."""
     app, run_before = scenario_thinking_streaming()
     try:
         assert snap_compare(app, run_before=run_before, terminal_size=TERMINAL_SIZE)
@@ -46,4 +48,24 @@ def test_chat_doctor_flags_bang_repeat(snap_compare: Any) -> None:
     finish reason "length", and a red "Doctor: One token repeated (sample 2)" card naming a
     quantized model with the wrong dtype or kernels as the usual cause and what to try."""
     app, run_before = scenario_doctor_bang()
+    assert snap_compare(app, run_before=run_before, terminal_size=TERMINAL_SIZE)
+
+
+def test_chat_long_stream_live_tails(snap_compare: Any) -> None:
+    """You should see four columns 3,000 tokens into a long reply, the fourth cut off at the
+    right: each shows a folded "▶ Thinking…" title (the answer has started) and a fixed-height
+    live view of its newest 16 lines; columns 1, 2 and 4 end in "Step …" paragraphs with a
+    bullet list and a code block rendered as Markdown above the open paragraph, column 3 is
+    filled with "!!!!". No stats yet, and Esc Abort in the footer."""
+    app, run_before = scenario_long_stream_tails()
+    assert snap_compare(app, run_before=run_before, terminal_size=TERMINAL_SIZE)
+
+
+def test_chat_reader_mid_stream(snap_compare: Any) -> None:
+    """You should see the reader over the whole screen, titled "Sample 1 of 4", its status line
+    "streaming…" with "Thinking…" and "←/→ sample · Esc close"; under "Thinking" the reasoning
+    in muted text, then "Answer" and the reply from its first paragraph ("Step 1: the ones
+    column gives 3 + 8 = 11, so write 1 (bold) and carry one; …"), and a footer with Close,
+    Previous sample and Next sample."""
+    app, run_before = scenario_reader_mid_stream()
     assert snap_compare(app, run_before=run_before, terminal_size=TERMINAL_SIZE)

@@ -86,13 +86,13 @@ def test_bad_file_gives_a_one_line_error_naming_it(tmp_path: Path) -> None:
     assert str(bad) in str(raised.value) and "\n" not in str(raised.value)
 
 
-def test_messages_for_next_request_follow_the_pick_and_history_policy() -> None:
+def test_messages_for_next_request_follow_the_pick_and_carry_its_reasoning() -> None:
+    """The picked sample continues, with its reasoning; the history policy is not applied
+    here but once, where the engine renders the messages (test_engine_conversation)."""
     chat = conversation()
-    assert chat.messages_for_next_request("strip") == [
+    assert chat.messages_for_next_request() == [
         ChatMessage("system", "Be brief."),
         ChatMessage("user", "17 + 65?"),
-        ChatMessage("assistant", "72"),
+        ChatMessage("assistant", "72", reasoning="think b"),
         ChatMessage("user", "why?"),
     ]
-    kept = chat.messages_for_next_request("keep_last")
-    assert kept[2] == ChatMessage("assistant", "72", reasoning="think b")

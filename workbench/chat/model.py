@@ -7,21 +7,87 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from workbench.engine.api import ChatMessage, ChatOverrides, SampleStats
-from workbench.profiles.schema import ThinkingHistory
 
 
-@dataclass
+class _Text:
+    """Text that grows by appending: pieces joined only when read, so a stream of thousands
+    of deltas costs linear time (``record.content += delta`` copies the whole text each time)."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, text: str = "") -> None:
+        self._parts = [text] if text else []
+
+    def append(self, text: str) -> None:
+        if text:
+            self._parts.append(text)
+
+    def get(self) -> str:
+        if len(self._parts) > 1:
+            self._parts[:] = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+
 class SampleRecord:
     """One sample of an assistant turn; ``stats`` is None while it is still streaming."""
 
-    index: int
-    reasoning: str = ""
-    content: str = ""
-    stats: SampleStats | None = None
+    __slots__ = ("_content", "_reasoning", "index", "stats")
+
+    def __init__(
+        self,
+        index: int,
+        reasoning: str = "",
+        content: str = "",
+        stats: SampleStats | None = None,
+    ) -> None:
+        self.index = index
+        self._reasoning = _Text(reasoning)
+        self._content = _Text(content)
+        self.stats = stats
+
+    @property
+    def reasoning(self) -> str:
+        return self._reasoning.get()
+
+    @reasoning.setter
+    def reasoning(self, text: str) -> None:
+        self._reasoning = _Text(text)
+
+    @property
+    def content(self) -> str:
+        return self._content.get()
+
+    @content.setter
+    def content(self, text: str) -> None:
+        self._content = _Text(text)
+
+    def append(self, reasoning: str, content: str) -> None:
+        """Add one streamed delta."""
+        self._reasoning.append(reasoning)
+        self._content.append(content)
 
     @property
     def finished(self) -> bool:
         return self.stats is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "reasoning": self.reasoning,
+            "content": self.content,
+            "stats": asdict(self.stats) if self.stats is not None else None,
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SampleRecord):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return (
+            f"SampleRecord(index={self.index}, reasoning={self.reasoning!r}, "
+            f"content={self.content!r}, stats={self.stats!r})"
+        )
 
 
 @dataclass
@@ -69,6 +135,22 @@ class AssistantTurn:
 Turn = UserTurn | AssistantTurn
 
 
+def _turn_to_dict(turn: Turn) -> dict[str, Any]:
+    if isinstance(turn, UserTurn):
+        return asdict(turn)
+    return {
+        "request_id": turn.request_id,
+        "n_requested": turn.n_requested,
+        "samples": [record.to_dict() for record in turn.samples],
+        "overrides": asdict(turn.overrides),
+        "picked": turn.picked,
+        "aborted": turn.aborted,
+        "error": turn.error,
+        "done": turn.done,
+        "role": turn.role,
+    }
+
+
 @dataclass
 class Conversation:
     """A whole chat, as autosaved."""
@@ -79,16 +161,15 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
     title: str = ""
 
-    def messages_for_next_request(
-        self, thinking_history: ThinkingHistory = "strip"
-    ) -> list[ChatMessage]:
-        """The conversation as sent to the engine; reasoning kept per the history policy."""
+    def messages_for_next_request(self) -> list[ChatMessage]:
+        """The conversation as sent to the engine: each assistant turn as its continued sample,
+        with its reasoning. Which reasoning goes back to the model is the profile's
+        ``thinking_history`` policy, applied in one place: ``engine.conversation.render_messages``.
+        """
         messages: list[ChatMessage] = []
         if self.system_prompt:
             messages.append(ChatMessage("system", self.system_prompt))
-        assistant_positions = [i for i, t in enumerate(self.turns) if isinstance(t, AssistantTurn)]
-        last_assistant = assistant_positions[-1] if assistant_positions else None
-        for position, turn in enumerate(self.turns):
+        for turn in self.turns:
             if isinstance(turn, UserTurn):
                 messages.append(ChatMessage("user", turn.content))
                 continue
@@ -96,12 +177,7 @@ class Conversation:
             if chosen is None or not chosen.content.strip():
                 # An aborted or failed turn with no answer is not sent back as an empty reply.
                 continue
-            keep = thinking_history == "keep_all" or (
-                thinking_history == "keep_last" and position == last_assistant
-            )
-            messages.append(
-                ChatMessage("assistant", chosen.content, reasoning=chosen.reasoning if keep else "")
-            )
+            messages.append(ChatMessage("assistant", chosen.content, reasoning=chosen.reasoning))
         return messages
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,7 +188,7 @@ class Conversation:
             "title": self.title,
             "profile_name": self.profile_name,
             "system_prompt": self.system_prompt,
-            "turns": [asdict(turn) for turn in self.turns],
+            "turns": [_turn_to_dict(turn) for turn in self.turns],
         }
 
     @classmethod

@@ -251,6 +251,50 @@ def turn_bang_repeat() -> FakeTurn:
     )
 
 
+LONG_PARAGRAPH = (
+    "Step {i}: the ones column gives 3 + 8 = 11, so write **1** and carry one; "
+    "the tens give 2 + 5 + 1 = 8.\n\n"
+)
+
+
+def long_markdown_chunks(count: int) -> tuple[str, ...]:
+    """``count`` word-sized deltas of a long reply: numbered paragraphs, and every seventh a
+    list and a code fence (what a reasoning model writes for thousands of tokens)."""
+    chunks: list[str] = []
+    i = 0
+    while len(chunks) < count:
+        i += 1
+        text = LONG_PARAGRAPH.format(i=i)
+        if i % 7 == 0:
+            text += "- carry: 1\n- digit: 8\n\n```\n23 + 58 = 81\n```\n\n"
+        words = text.split(" ")
+        chunks += [word + " " for word in words[:-1]] + [words[-1]]
+    return tuple(chunks[:count])
+
+
+def turn_long(
+    n: int, tokens: int, *, degenerate: tuple[int, ...] = (), pause_after: int | None = None
+) -> FakeTurn:
+    """n samples of ``tokens`` deltas each, with a short thinking first; the samples listed in
+    ``degenerate`` repeat "!!" instead (the "!!!!" model), all ending at the length limit."""
+    reasoning = long_markdown_chunks(40)
+    return FakeTurn(
+        samples=tuple(
+            FakeSample(
+                reasoning_chunks=reasoning,
+                answer_chunks=("!!",) * tokens
+                if index in degenerate
+                else long_markdown_chunks(tokens),
+                finish_reason="length",
+                thinking_seconds=1.5,
+                tokens_per_s=40.0 + index,
+            )
+            for index in range(n)
+        ),
+        pause_after=pause_after,
+    )
+
+
 def turn_echo(prompt: str, n: int, *, thinking: bool) -> FakeTurn:
     """The turn used when the script has run out: each sample echoes the prompt."""
     reasoning = f"The user wrote: {prompt.strip()[:60]}" if thinking else ""

@@ -238,7 +238,8 @@ def _check_sampling_extra(extra: dict[str, Any], error: ErrorFactory) -> None:
             raise error(key, f"duplicates sampling.{name}", f"set sampling.{name} instead")
         if name in SAMPLING_FIELDS_WORKBENCH_SETS:
             raise error(
-                key, "workbench sets this SamplingParams field itself",
+                key,
+                "workbench sets this SamplingParams field itself",
                 SAMPLING_FIELDS_WORKBENCH_SETS[name],
             )
         if known is None:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Collapsible, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Collapsible, Static
 
 from workbench.chat.model import SampleRecord
 from workbench.engine.api import SampleStats
+from workbench.ui.chat.text_pane import TextPane
 
 THINKING_LIVE_TITLE = "Thinking…"
+THINKING_TAIL_LINES = 8
+"""Lines of a live thinking panel: the latest reasoning, at a fixed height."""
+ANSWER_TAIL_LINES = 16
+"""Lines of a live answer: the latest text, at a fixed height; all of it once finished."""
 
 
 def thinking_title(stats: SampleStats | None, reasoning: str, *, live: bool = False) -> str:
@@ -51,7 +53,8 @@ class ThinkingPanel(Collapsible):
 
 
 class SampleColumn(Vertical):
-    """One sample: deltas are buffered, then flushed to MarkdownStreams by the view's timer."""
+    """One sample: deltas are buffered, then appended to its two panes by the view's timer.
+    While streaming each pane is a fixed-height tail; when the sample finishes, every line."""
 
     DEFAULT_CSS = """
     SampleColumn {
@@ -70,9 +73,7 @@ class SampleColumn(Vertical):
         background: transparent;
     }
     SampleColumn > Collapsible > Contents { padding: 0 0 0 2; }
-    SampleColumn Markdown.thinking { color: $text-muted; margin: 0; padding: 0; }
-    SampleColumn Markdown.answer { margin: 0; padding: 0; }
-    SampleColumn Markdown.thinking > MarkdownParagraph { margin: 0; }
+    SampleColumn TextPane.thinking { color: $text-muted; }
     SampleColumn > .sample-stats { color: $text-muted; }
     SampleColumn > .sample-stats.-abort { color: $warning; }
     """
@@ -83,16 +84,14 @@ class SampleColumn(Vertical):
         self.show_header = show_header
         self._reasoning_buffer: list[str] = []
         self._content_buffer: list[str] = []
-        self._reasoning_stream: MarkdownStream | None = None
-        self._content_stream: MarkdownStream | None = None
         self._answer_started = False
         self.finished = False
 
     def compose(self) -> ComposeResult:
         yield Static(f"Sample {self.index + 1}", classes="sample-header")
         with ThinkingPanel(title=THINKING_LIVE_TITLE, collapsed=False):
-            yield Markdown(classes="thinking")
-        yield Markdown(classes="answer")
+            yield TextPane(tail_lines=THINKING_TAIL_LINES, live=True, classes="thinking")
+        yield TextPane(tail_lines=ANSWER_TAIL_LINES, live=True, classes="answer")
         yield Static("", classes="sample-stats")
 
     def on_mount(self) -> None:
@@ -103,6 +102,14 @@ class SampleColumn(Vertical):
     @property
     def thinking_panel(self) -> ThinkingPanel:
         return self.query_one(ThinkingPanel)
+
+    @property
+    def thinking_pane(self) -> TextPane:
+        return self.query_one(".thinking", TextPane)
+
+    @property
+    def answer_pane(self) -> TextPane:
+        return self.query_one(".answer", TextPane)
 
     def buffer(self, reasoning: str, content: str) -> None:
         """Queue new text; nothing renders until ``flush``."""
@@ -115,10 +122,8 @@ class SampleColumn(Vertical):
     def has_pending(self) -> bool:
         return bool(self._reasoning_buffer or self._content_buffer)
 
-    async def flush(self) -> None:
-        """Write buffered text to the panes' streams; collapse thinking when the answer starts."""
-        # Take both buffers before the first await: ``finish`` may run while a write yields, and
-        # nothing may be streamed after its full update.
+    def flush(self) -> None:
+        """Append buffered text to the panes; collapse thinking when the answer starts."""
         reasoning = "".join(self._reasoning_buffer)
         content = "".join(self._content_buffer)
         self._reasoning_buffer.clear()
@@ -126,39 +131,24 @@ class SampleColumn(Vertical):
         if self.finished:
             return
         if reasoning:
-            self.thinking_panel.display = True
-            if self._reasoning_stream is None:
-                self._reasoning_stream = Markdown.get_stream(self.query_one(".thinking", Markdown))
-            await self._reasoning_stream.write(reasoning)
-        if content and not self.finished:
+            panel = self.thinking_panel
+            if not panel.display:
+                panel.display = True
+            self.thinking_pane.append(reasoning)
+        if content:
             if not self._answer_started:
                 self._answer_started = True
                 self.thinking_panel.collapsed = True
-            if self._content_stream is None:
-                self._content_stream = Markdown.get_stream(self.query_one(".answer", Markdown))
-            await self._content_stream.write(content)
-
-    async def _stop_streams(self) -> None:
-        streams = [s for s in (self._reasoning_stream, self._content_stream) if s is not None]
-        self._reasoning_stream = None
-        self._content_stream = None
-        for stream in streams:
-            try:
-                await stream.stop()
-            except asyncio.CancelledError:
-                # The stream's own task was cancelled first (the app is shutting down): nothing
-                # is left to write. Only a cancellation of *this* task must propagate.
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
+            self.answer_pane.append(content)
 
     async def finish(self, record: SampleRecord) -> None:
-        """The sample is done: one full Markdown.update per pane (streamed parsing can drop block
-        state), the final thinking title and the stats line."""
+        """The sample is done: its panes show every line (the open block rendered as Markdown,
+        nothing re-parsed), the final thinking title and the stats line."""
         self.finished = True
         self._reasoning_buffer.clear()
         self._content_buffer.clear()
-        await self._stop_streams()
+        self.thinking_pane.finish(record.reasoning)
+        self.answer_pane.finish(record.content)
         await self.show_record(record)
 
     async def show_record(self, record: SampleRecord) -> None:
@@ -166,8 +156,9 @@ class SampleColumn(Vertical):
         panel = self.thinking_panel
         panel.display = bool(record.reasoning)
         panel.title = thinking_title(record.stats, record.reasoning)
-        if record.reasoning:
-            await self.query_one(".thinking", Markdown).update(record.reasoning)
+        thinking, answer_pane = self.thinking_pane, self.answer_pane
+        if thinking.live or thinking.text != record.reasoning:
+            thinking.set_text(record.reasoning)
         answer = record.content
         if not answer.strip():
             if record.stats is None:
@@ -176,7 +167,8 @@ class SampleColumn(Vertical):
                 answer = "*(aborted)*"
             else:
                 answer = "*(no answer)*"
-        await self.query_one(".answer", Markdown).update(answer)
+        if answer_pane.live or answer_pane.text != answer:
+            answer_pane.set_text(answer)
         # An answer (or the end of the sample) means the thinking is done: fold it away.
         panel.collapsed = bool(record.content.strip()) or record.stats is not None
         self._answer_started = bool(record.content)
@@ -188,6 +180,3 @@ class SampleColumn(Vertical):
 
     def set_header(self, text: str) -> None:
         self.query_one(".sample-header", Static).update(text)
-
-    async def on_unmount(self) -> None:
-        await self._stop_streams()

@@ -8,10 +8,9 @@ token never re-renders a whole message.
 
 from __future__ import annotations
 
-import itertools
-import threading
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -21,9 +20,11 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from workbench.chat.doctor import TurnContext, diagnose
+from workbench.chat.doctor import diagnose
 from workbench.chat.export import RunCard, export_chat
 from workbench.chat.model import AssistantTurn, Conversation, SampleRecord, UserTurn
+from workbench.chat.pacing import FlushPacer
+from workbench.chat.session import TEMPERATURE_STEP, ChatSession
 from workbench.chat.store import ChatStore, ChatStoreError
 from workbench.engine.api import (
     ChatMessage,
@@ -36,15 +37,15 @@ from workbench.engine.api import (
     SampleDelta,
     SampleFinished,
 )
+from workbench.ui.chat.autosave import ChatAutosaver
 from workbench.ui.chat.prompt import ConversationLog, PromptInput
+from workbench.ui.chat.reader import SampleReader
 from workbench.ui.chat.turns import AssistantTurnView, UserMessage
 
 if TYPE_CHECKING:
     from workbench.profiles import LoadedProfile
 
-MAX_N = 16
-MAX_TEMPERATURE = 2.0
-TEMPERATURE_STEP = 0.1
+MIN_FLUSH_HZ = 4.0
 
 
 class ChatView(Vertical):
@@ -74,6 +75,7 @@ class ChatView(Vertical):
         Binding("right_square_bracket", "warmer", "temp+", key_display="]"),
         Binding("left_square_bracket", "cooler", "temp-", key_display="["),
         Binding("t", "toggle_thinking", "Thinking"),
+        Binding("v", "read", "Read in full"),
         Binding("e", "export", "Export", show=False),
         Binding("r", "resume_last", "Resume", show=False),
         Binding("i,enter", "focus_input", "Write", show=False),
@@ -90,6 +92,11 @@ class ChatView(Vertical):
             "Chat: continue with the majority",
             "Continue the conversation with a sample of the majority answer",
             "pick_majority",
+        ),
+        (
+            "Chat: read a sample in full",
+            "The whole thinking and answer of a sample, live while it streams (v)",
+            "read",
         ),
         ("Chat: export", "Write this chat as Markdown and JSON with a run card (e)", "export"),
         ("Chat: resume last chat", "Open the most recently autosaved chat (r)", "resume_last"),
@@ -113,26 +120,18 @@ class ChatView(Vertical):
         self.export_dir = export_dir
         self.flush_hz = flush_hz
         self.autosave_interval_s = autosave_interval_s
-        self.profile: LoadedProfile | None = None
+        self.session = ChatSession()
         self.figures: EngineFigures | None = None
-        self.conversation = Conversation(id=self._new_chat_id())
-        self.n_override: int | None = None
-        self.temperature_override: float | None = None
-        self.thinking_override: bool | None = None
         self.streaming_turn: AssistantTurn | None = None
         self._streaming_view: AssistantTurnView | None = None
-        self._request_numbers = itertools.count(1)
         self._flush_timer: Timer | None = None
-        self._current_flush_hz = flush_hz
-        self._ticks_since_autosave = 0
-        self._save_lock = threading.Lock()
-        self._save_sequence = itertools.count(1)
-        self._last_saved_sequence = 0
-        self._save_failures_reported: set[str] = set()
+        self.pacer = FlushPacer(max_hz=flush_hz, min_hz=min(MIN_FLUSH_HZ, flush_hz))
+        self._streamed_s_since_autosave = 0.0
+        self._autosaver = ChatAutosaver(self, store)
         self.queued_prompt: str | None = None
+        """Sent with Enter while the engine was still loading: goes out when it is ready."""
         self.unavailable_reason: str | None = None
         """Why no engine is coming (a failed load, an unload); None while one loads or runs."""
-        """Sent with Enter while the engine was still loading: goes out when it is ready."""
 
     # -- layout -------------------------------------------------------------------
 
@@ -154,12 +153,17 @@ class ChatView(Vertical):
 
     # -- wiring from the shell ----------------------------------------------------
 
+    @property
+    def profile(self) -> LoadedProfile | None:
+        return self.session.profile
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.session.conversation
+
     def set_profile(self, loaded: LoadedProfile | None) -> None:
         """The profile the engine is (being) loaded with; its [sampling]/[chat] are the defaults."""
-        self.profile = loaded
-        if not self.conversation.turns:
-            self.conversation.profile_name = loaded.name if loaded else None
-            self.conversation.system_prompt = loaded.profile.chat.system_prompt if loaded else None
+        self.session.use_profile(loaded)
         self._refresh_quick_bar()
         self._refresh_placeholder()
 
@@ -215,46 +219,27 @@ class ChatView(Vertical):
     def streaming(self) -> bool:
         return self.streaming_turn is not None
 
-    # -- effective settings -------------------------------------------------------
+    # -- effective settings (owned by the session) ------------------------------------
 
     def effective_n(self) -> int:
-        if self.n_override is not None:
-            return self.n_override
-        return self.profile.profile.sampling.n if self.profile else 1
-
-    def effective_temperature(self) -> float | None:
-        if self.temperature_override is not None:
-            return self.temperature_override
-        return self.profile.profile.sampling.temperature if self.profile else None
-
-    def effective_thinking(self) -> bool:
-        if self.thinking_override is not None:
-            return self.thinking_override
-        return self.profile.profile.chat.enable_thinking if self.profile else True
-
-    def current_overrides(self) -> ChatOverrides:
-        """What the quick controls changed, as the next request's ChatOverrides."""
-        return ChatOverrides(
-            n=self.n_override,
-            temperature=self.temperature_override,
-            enable_thinking=self.thinking_override,
-        )
+        return int(self.session.effective("n"))
 
     def _refresh_quick_bar(self) -> None:
-        temperature = self.effective_temperature()
+        session = self.session
+        temperature = session.effective("temperature")
         temperature_text = f"{temperature:.1f}" if temperature is not None else "model default"
-        thinking = "on" if self.effective_thinking() else "off"
+        thinking = "on" if session.effective("enable_thinking") else "off"
 
         def changed(flag: bool) -> str:
             return "bold $accent" if flag else ""
 
         bar = Content.assemble(
             ("n ", "dim"),
-            (str(self.effective_n()), changed(self.n_override is not None)),
+            (str(self.effective_n()), changed(session.overridden("n"))),
             ("  temperature ", "dim"),
-            (temperature_text, changed(self.temperature_override is not None)),
+            (temperature_text, changed(session.overridden("temperature"))),
             ("  thinking ", "dim"),
-            (thinking, changed(self.thinking_override is not None)),
+            (thinking, changed(session.overridden("enable_thinking"))),
             ("   Esc leaves the input, then: +/- n  [/] temperature  t thinking  1-9 pick", "dim"),
         )
         self.query_one(".quick-bar", Static).update(bar)
@@ -307,19 +292,8 @@ class ChatView(Vertical):
 
     async def send(self, text: str) -> AssistantTurn:
         """Add a user turn and start streaming the reply; returns the (live) assistant turn."""
-        conversation = self.conversation
-        if not conversation.title:
-            conversation.title = text.splitlines()[0][:60]
-        conversation.turns.append(UserTurn(text))
-        history = self.profile.profile.chat.thinking_history if self.profile else "strip"
-        messages = conversation.messages_for_next_request(history)
-        overrides = self.current_overrides()
-        turn = AssistantTurn(
-            request_id=f"{conversation.id}-{next(self._request_numbers)}",
-            n_requested=self.effective_n(),
-            overrides=overrides,
-        )
-        conversation.turns.append(turn)
+        request = self.session.next_request(text)
+        turn = request.turn
         # Mark streaming before the first await, so a second Enter cannot start another request.
         self.streaming_turn = turn
         self.query_one(PromptInput).streaming = True
@@ -328,19 +302,13 @@ class ChatView(Vertical):
         await self.log_view.mount_all([UserMessage(text), turn_view])
         self.log_view.scroll_end(animate=False)
         self._streaming_view = turn_view
-        self._ticks_since_autosave = 0
-        # The timer runs only while a reply streams. Every flush relayouts the screen (about
-        # 60 ms with 8 columns on a slow shared CPU, per a profile of the n=8 fake stream), so
-        # beyond 4 columns flush at half the rate, never below 10 Hz.
-        self._current_flush_hz = (
-            self.flush_hz
-            if turn.n_requested <= 4
-            else max(min(10.0, self.flush_hz), self.flush_hz / 2)
-        )
-        self._flush_timer = self.set_interval(1 / self._current_flush_hz, self.flush_tick)
+        self._streamed_s_since_autosave = 0.0
+        # The flush timer runs only while a reply streams; each tick schedules the next one
+        # from the measured cost of the last frame (FlushPacer).
+        self._schedule_flush()
         self.refresh_bindings()
         self.autosave()  # the prompt is saved before the reply starts
-        self._stream(turn, turn_view, messages, overrides)
+        self._stream(turn, turn_view, request.messages, request.overrides)
         return turn
 
     @work(exclusive=True, group="chat", exit_on_error=False, description="chat stream")
@@ -354,9 +322,7 @@ class ChatView(Vertical):
         try:
             async for event in self.engine.chat(messages, overrides, request_id=turn.request_id):
                 if isinstance(event, SampleDelta):
-                    record = turn.sample(event.index)
-                    record.reasoning += event.reasoning
-                    record.content += event.content
+                    turn.sample(event.index).append(event.reasoning, event.content)
                     turn_view.column(event.index).buffer(event.reasoning, event.content)
                 elif isinstance(event, SampleFinished):
                     record = turn.sample(event.index)
@@ -403,33 +369,40 @@ class ChatView(Vertical):
             turn_view.show_summary()
         if turn.error and not turn_view.query_one(".turn-error").display:
             turn_view.show_error(turn.error)
-        temperature = turn.overrides.temperature
-        if temperature is None and self.profile is not None:
-            temperature = self.profile.profile.sampling.temperature
-        context = TurnContext(
-            n_requested=turn.n_requested,
-            temperature=temperature,
-            seed=turn.overrides.seed
-            if turn.overrides.seed is not None
-            else (self.profile.profile.sampling.seed if self.profile else None),
-            reasoning_parser=self.profile.profile.engine.reasoning_parser if self.profile else None,
-            request_error=turn.error,
-            aborted=turn.aborted,
-        )
-        await turn_view.show_findings(diagnose(turn.samples, context))
+        await turn_view.show_findings(diagnose(turn.samples, self.session.turn_context(turn)))
 
     # -- buffered streaming -------------------------------------------------------
 
+    def _schedule_flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+        self._flush_timer = self.set_timer(self.pacer.interval_s, self._timed_flush)
+
+    async def _timed_flush(self) -> None:
+        self._flush_timer = None
+        if self._streaming_view is None:
+            return
+        started = time.perf_counter()
+        await self.flush_tick()
+
+        def painted() -> None:
+            # The frame's cost: writing the text plus the repaint that followed it.
+            self.pacer.record(time.perf_counter() - started)
+            if self._streaming_view is not None and self._flush_timer is None:
+                self._schedule_flush()
+
+        self.call_after_refresh(painted)
+
     async def flush_tick(self) -> None:
         """One timer tick: flush buffered deltas; every ``autosave_interval_s`` of streaming,
-        autosave (counted in ticks, so tests can drive it without a clock)."""
+        autosave (streaming time counted in the paced intervals, so tests can drive it without
+        a clock)."""
         if self._streaming_view is None:
             return
         await self._streaming_view_flush(self._streaming_view)
-        self._ticks_since_autosave += 1
-        ticks_per_autosave = max(1, round(self.autosave_interval_s * self._current_flush_hz))
-        if self._ticks_since_autosave >= ticks_per_autosave:
-            self._ticks_since_autosave = 0
+        self._streamed_s_since_autosave += self.pacer.interval_s
+        if self._streamed_s_since_autosave >= self.autosave_interval_s - 1e-9:
+            self._streamed_s_since_autosave = 0.0
             self.autosave()
 
     async def _streaming_view_flush(self, turn_view: AssistantTurnView) -> None:
@@ -438,7 +411,7 @@ class ChatView(Vertical):
         following = log.max_scroll_y - log.scroll_y <= 1
         for column in turn_view.columns:
             if column.has_pending:
-                await column.flush()
+                column.flush()
         if following:
             log.call_after_refresh(log.scroll_end, animate=False)
 
@@ -450,53 +423,14 @@ class ChatView(Vertical):
     # -- autosave / resume / export -----------------------------------------------
 
     def autosave(self) -> None:
-        """Save the conversation from a worker thread (serialised here, written there)."""
-        if self.store is None or not self.conversation.turns:
-            return
-        store = self.store
-        chat_id = self.conversation.id
-        data = self.conversation.to_dict()
-        sequence = next(self._save_sequence)
-
-        def write() -> None:
-            # Saves can finish out of order; never let an older snapshot overwrite a newer one.
-            with self._save_lock:
-                if sequence < self._last_saved_sequence:
-                    return
-                try:
-                    store.save_data(chat_id, data)
-                except OSError as error:
-                    self._report_save_failure(store.directory, error)
-                    return
-                self._last_saved_sequence = sequence
-
-        self.run_worker(
-            write,
-            thread=True,
-            group="chat-autosave",
-            description="autosave chat",
-            exit_on_error=False,
-        )
-
-    def _report_save_failure(self, directory: Path, error: OSError) -> None:
-        """Called from a worker thread: one warning per failure kind, the chat goes on."""
-        reason = error.strerror or str(error)
-        if reason in self._save_failures_reported:
-            return
-        self._save_failures_reported.add(reason)
-        self.app.call_from_thread(
-            self.notify,
-            f"Could not autosave the chat in {directory}: {reason}. "
-            "The conversation stays on screen; export it or fix the directory.",
-            severity="error",
-            timeout=10,
-        )
+        """Save the conversation (snapshot here, written in a worker thread)."""
+        self._autosaver.save(self.conversation)
 
     async def load_chat(self, saved: Conversation) -> None:
         """Show a saved conversation; the next message continues it (refused mid-stream)."""
         if self._refuse_while_streaming("open another chat"):
             return
-        self.conversation = saved
+        self.session.conversation = saved
         log = self.log_view
         await log.remove_children(UserMessage)
         await log.remove_children(AssistantTurnView)
@@ -546,36 +480,14 @@ class ChatView(Vertical):
         if self._refuse_while_streaming("start a new chat"):
             return
         self.autosave()
-        self.conversation = Conversation(
-            id=self._new_chat_id(),
-            profile_name=self.profile.name if self.profile else None,
-            system_prompt=self.profile.profile.chat.system_prompt if self.profile else None,
-        )
+        self.session.new_conversation()
         await self.log_view.remove_children(UserMessage)
         await self.log_view.remove_children(AssistantTurnView)
         self._refresh_placeholder()
 
     def run_card(self) -> RunCard:
         """How this chat's answers were made: profile, sampling (with the quick changes), engine."""
-        sampling: dict[str, Any] = {}
-        model: str | None = None
-        if self.profile is not None:
-            sampling = self.profile.profile.sampling.model_dump()
-            model = self.profile.profile.model.id or self.profile.profile.model.path
-        for key, value in (
-            ("n", self.n_override),
-            ("temperature", self.temperature_override),
-            ("enable_thinking", self.thinking_override),
-        ):
-            if value is not None:
-                sampling[key] = value
-        return RunCard.build(
-            profile_name=self.conversation.profile_name
-            or (self.profile.name if self.profile else None),
-            model=model,
-            sampling=sampling,
-            figures=self.figures,
-        )
+        return self.session.run_card(self.figures)
 
     def action_export(self) -> None:
         """Write the chat as Markdown and JSON (with a run card) under the data dir."""
@@ -612,8 +524,10 @@ class ChatView(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "abort":
             return self.streaming
+        if action == "read":
+            return any(isinstance(t, AssistantTurn) for t in self.conversation.turns)
         if action in ("pick_sample", "pick_majority"):
-            turn = self._last_multi_sample_turn()
+            turn = self.session.last_multi_sample_turn()
             if turn is None:
                 return None
             if action == "pick_sample" and parameters:
@@ -627,17 +541,9 @@ class ChatView(Vertical):
             return
         await self.engine.abort(turn.request_id)
 
-    def _last_multi_sample_turn(self) -> AssistantTurn | None:
-        if not self.conversation.turns:
-            return None
-        last = self.conversation.turns[-1]
-        if isinstance(last, AssistantTurn) and last.done and len(last.samples) > 1:
-            return last
-        return None
-
     def action_pick_sample(self, number: int) -> None:
         """Continue the conversation with sample ``number`` (1-based) of the last turn."""
-        turn = self._last_multi_sample_turn()
+        turn = self.session.last_multi_sample_turn()
         if turn is None or not any(s.index == number - 1 for s in turn.samples):
             self.notify(f"There is no sample {number} to continue with.", severity="warning")
             return
@@ -651,7 +557,7 @@ class ChatView(Vertical):
 
     def action_pick_majority(self) -> None:
         """Continue with the first sample of the majority answer."""
-        turn = self._last_multi_sample_turn()
+        turn = self.session.last_multi_sample_turn()
         views = list(self.log_view.query(AssistantTurnView))
         if turn is None or not views:
             return
@@ -661,42 +567,44 @@ class ChatView(Vertical):
             return
         self.action_pick_sample(summary.majority.indices[0] + 1)
 
+    def action_read(self) -> None:
+        """Open the reader on the streaming turn (or the last one): its continued sample."""
+        turn = self.streaming_turn
+        if turn is None:
+            turns = [t for t in self.conversation.turns if isinstance(t, AssistantTurn)]
+            turn = turns[-1] if turns else None
+        if turn is None:
+            self.notify("Nothing to read yet.")
+            return
+        self.app.push_screen(SampleReader(turn, turn.picked or 0))
+
     def action_more_samples(self) -> None:
         """n + 1 for the next turn."""
-        self.n_override = min(MAX_N, self.effective_n() + 1)
+        self.session.more_samples()
         self._refresh_quick_bar()
 
     def action_fewer_samples(self) -> None:
         """n - 1 for the next turn."""
-        self.n_override = max(1, self.effective_n() - 1)
-        self._refresh_quick_bar()
-
-    def _step_temperature(self, step: float) -> None:
-        current = self.effective_temperature()
-        base = current if current is not None else 0.7
-        self.temperature_override = round(min(MAX_TEMPERATURE, max(0.0, base + step)), 2)
+        self.session.fewer_samples()
         self._refresh_quick_bar()
 
     def action_warmer(self) -> None:
         """Temperature + 0.1 for the next turn."""
-        self._step_temperature(TEMPERATURE_STEP)
+        self.session.step_temperature(TEMPERATURE_STEP)
+        self._refresh_quick_bar()
 
     def action_cooler(self) -> None:
         """Temperature - 0.1 for the next turn."""
-        self._step_temperature(-TEMPERATURE_STEP)
+        self.session.step_temperature(-TEMPERATURE_STEP)
+        self._refresh_quick_bar()
 
     def action_toggle_thinking(self) -> None:
         """Thinking on/off for the next turn."""
-        self.thinking_override = not self.effective_thinking()
+        self.session.toggle_thinking()
         self._refresh_quick_bar()
 
     def action_focus_input(self) -> None:
         self.query_one("#chat-input", Input).focus()
-
-    # -- helpers ------------------------------------------------------------------
-
-    def _new_chat_id(self) -> str:
-        return ChatStore.new_id()
 
     async def on_unmount(self) -> None:
         if self._flush_timer is not None:
