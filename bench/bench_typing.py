@@ -253,12 +253,23 @@ def start_app(directory: Path, profile: Path, name: str) -> tuple[Pane, Path]:
     return pane, data_dir
 
 
-def stop_app(pane: Pane) -> None:
+def stop_app(pane: Pane, data_dir: Path) -> None:
+    """Quit the app (ctrl+q), then make sure no engine of this run is left generating: an
+    orphaned engine would eat the CPU of every later measurement."""
+    import psutil
+
     pane.key("C-q")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and pane.tmux("list-sessions"):
         time.sleep(0.5)
     pane.kill()
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if process.environ().get("WORKBENCH_DATA_DIR") == str(data_dir):
+                print(f"  (killing a leftover process {process.pid})", flush=True)
+                process.kill()
+        except (psutil.Error, OSError):
+            continue
 
 
 def run_model(
@@ -288,7 +299,7 @@ def run_model(
                 flush=True,
             )
         finally:
-            stop_app(pane)
+            stop_app(pane, data_dir)
     return results
 
 

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from tests.ui.scenarios_chat import ChatHostApp, demo_profile, send_prompt, settle, until
 from tests.ui.scenarios_shell import TERMINAL_SIZE
 from workbench.chat.blocks import split_blocks
-from workbench.engine.fake import FakeEngine, FakeSample, FakeTurn, long_markdown_chunks
+from workbench.engine.fake import FakeEngine, FakeSample, FakeTurn, long_markdown_chunks, turn_long
 from workbench.ui.chat.reader import SampleReader
 from workbench.ui.chat.sample_column import ANSWER_TAIL_LINES, SampleColumn
 from workbench.ui.chat.text_pane import TextPane
@@ -155,3 +155,24 @@ async def test_reader_shows_the_whole_sample_and_follows_the_stream() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, SampleReader)
+
+
+async def test_the_flush_timer_shows_the_stream_without_help() -> None:
+    """Nothing but the chat's own paced timer: the first ticks find nothing to write (the
+    request has not produced a token yet), and the text still appears while the stream is
+    frozen mid-way, in a live tail, before any finish."""
+    engine = FakeEngine(chat_scripts=[turn_long(2, 3000, pause_after=2000)])
+    app = ChatHostApp(engine, profile=demo_profile(n=2))
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await until(pilot, lambda: app.chat.ready, "the engine to be ready")
+        engine.hold()  # the stream waits before its first token
+        await send_prompt(pilot)
+        for _ in range(5):
+            await pilot.pause(0.06)  # several ticks with nothing buffered
+        engine.release()
+        await engine.wait_paused()
+        column = app.query(SampleColumn).first()
+        await until(pilot, lambda: column.answer_pane.line_count > 0, "the timer to flush")
+        assert column.answer_pane.live and app.chat.streaming
+        engine.release()
+        await settle(pilot)

@@ -125,6 +125,7 @@ class ChatView(Vertical):
         self.streaming_turn: AssistantTurn | None = None
         self._streaming_view: AssistantTurnView | None = None
         self._flush_timer: Timer | None = None
+        self._flush_due = 0.0
         self.pacer = FlushPacer(max_hz=flush_hz, min_hz=min(MIN_FLUSH_HZ, flush_hz))
         self._streamed_s_since_autosave = 0.0
         self._autosaver = ChatAutosaver(self, store)
@@ -376,22 +377,22 @@ class ChatView(Vertical):
     def _schedule_flush(self) -> None:
         if self._flush_timer is not None:
             self._flush_timer.stop()
-        self._flush_timer = self.set_timer(self.pacer.interval_s, self._timed_flush)
+        interval = self.pacer.interval_s
+        self._flush_due = time.perf_counter() + interval
+        self._flush_timer = self.set_timer(interval, self._timed_flush)
 
     async def _timed_flush(self) -> None:
         self._flush_timer = None
         if self._streaming_view is None:
             return
         started = time.perf_counter()
+        # A tick that fires late found the UI thread busy (painting the last frame, handling
+        # deltas): that lateness is part of what a frame costs here.
+        lateness = max(0.0, started - self._flush_due)
         await self.flush_tick()
-
-        def painted() -> None:
-            # The frame's cost: writing the text plus the repaint that followed it.
-            self.pacer.record(time.perf_counter() - started)
-            if self._streaming_view is not None and self._flush_timer is None:
-                self._schedule_flush()
-
-        self.call_after_refresh(painted)
+        self.pacer.record(time.perf_counter() - started + lateness)
+        if self._streaming_view is not None:
+            self._schedule_flush()
 
     async def flush_tick(self) -> None:
         """One timer tick: flush buffered deltas; every ``autosave_interval_s`` of streaming,
