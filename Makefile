@@ -9,7 +9,7 @@ PY      := $(VENV)/bin/python
 ENGINE  ?= $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo gpu; else echo cpu; fi)
 STAMP   := $(VENV)/.installed-$(ENGINE)
 
-.PHONY: run test setup lint clean-venv
+.PHONY: run test setup lint clean-venv bench-tools bench
 
 run: $(STAMP)
 	$(VENV)/bin/workbench
@@ -24,6 +24,16 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict tests bench
 	$(VENV)/bin/lint-imports
+
+# The benchmarks drive the app in tmux; profiling uses py-spy / pyinstrument (see README).
+bench-tools: $(STAMP)
+	@command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux; }
+	$(PY) -m pip install -q py-spy pyinstrument
+
+bench: bench-tools
+	HF_HUB_OFFLINE=1 $(PY) bench/bench_startup.py
+	HF_HUB_OFFLINE=1 $(PY) bench/bench_app.py
+	HF_HUB_OFFLINE=1 $(PY) bench/bench_typing.py
 
 $(STAMP): pyproject.toml
 	@echo "workbench: setting up $(VENV) with the '$(ENGINE)' engine extra (first run takes a few minutes)"

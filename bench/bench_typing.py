@@ -117,11 +117,17 @@ def typed_count(screen: str) -> int:
 
 def type_keys(pane: Pane, count: int) -> list[float]:
     """Type ``count`` x's after a fresh marker; each key's send → visible time in ms."""
-    pane.key("C-u")
-    pane.type(MARKER)
-    deadline = time.monotonic() + 30
-    while typed_count(pane.screen()) != 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    for _attempt in range(3):
+        pane.key("C-u")
+        pane.type(MARKER)
+        deadline = time.monotonic() + 15
+        while typed_count(pane.screen()) != 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if typed_count(pane.screen()) == 0:
+            break
+    else:
+        bottom = "\n".join(pane.screen().splitlines()[-6:])
+        raise SystemExit(f"the input never showed the marker {MARKER!r}:\n{bottom}")
     latencies: list[float] = []
     for k in range(1, count + 1):
         sent = time.monotonic()

@@ -36,6 +36,7 @@ class SampleTracker:
     reasoning: str = ""
     content: str = ""
     token_ids: list[int] = field(default_factory=list)
+    _previous_ids: list[int] = field(default_factory=list, repr=False)
     reasoning_tokens: int = 0
     answer_tokens: int = 0
     first_token_at: float | None = None
@@ -49,10 +50,13 @@ class SampleTracker:
         now = time.monotonic()
         if delta_ids and self.first_token_at is None:
             self.first_token_at = now
-        previous_text, previous_ids = self.text, list(self.token_ids)
+        previous_text = self.text
         self.text += delta_text
         self.token_ids.extend(delta_ids)
-        split = self._split(previous_text, previous_ids, delta_text, delta_ids)
+        # The parser wants the ids before and after this delta: two lists, each extended by
+        # the delta, instead of copying every id so far on every delta (quadratic at 16k).
+        split = self._split(previous_text, self._previous_ids, delta_text, delta_ids)
+        self._previous_ids.extend(delta_ids)
         self.reasoning += split.reasoning
         self.content += split.content
         self.reasoning_tokens += split.reasoning_tokens
