@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -60,7 +59,7 @@ async def app_tokens_per_s(directory: Path, tokens: int, ns: list[int]) -> dict[
             autoload=True,
             chat_store=ChatStore(directory / f"chats-{n}"),
         )
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=SIZE):
             chat = app.query_one(ChatView)
             deadline = time.monotonic() + 300
             while not chat.ready:
@@ -85,60 +84,19 @@ async def app_tokens_per_s(directory: Path, tokens: int, ns: list[int]) -> dict[
 
 async def direct_tokens_per_s(tokens: int, ns: list[int]) -> dict[int, float]:
     """The same prompt and sampling through vLLM's AsyncLLM, no workbench in between."""
-    from vllm.engine.arg_utils import AsyncEngineArgs
-    from vllm.renderers.params import ChatParams
-    from vllm.sampling_params import RequestOutputKind, SamplingParams
-    from vllm.v1.engine.async_llm import AsyncLLM
-
+    from bench.bench_engine import direct_rates
     from workbench.profiles import load_profile
 
-    demo = load_profile("demo").require_model_dir()
-    engine = AsyncLLM.from_engine_args(
-        AsyncEngineArgs(
-            model=str(demo),
-            max_model_len=tokens + 512,
-            enforce_eager=True,
-            kv_cache_memory_bytes=256 * 1024 * 1024,
-            max_num_seqs=8,
-            disable_log_stats=True,
-        )
+    return await direct_rates(
+        load_profile("demo").require_model_dir(),
+        tokens,
+        ns,
+        PROMPT,
+        max_model_len=tokens + 512,
+        ignore_eos=True,
+        sampling={"temperature": 0.8, "top_p": 0.95},
+        chat_template_kwargs={"enable_thinking": True},
     )
-    rates: dict[int, float] = {}
-    try:
-        params = ChatParams(
-            chat_template_kwargs={"add_generation_prompt": True, "enable_thinking": True}
-        )
-
-        async def run(text: str, samples: int) -> int:
-            _, prompts = await engine.renderer.render_chat_async(
-                [[{"role": "user", "content": text}]], params
-            )
-            sampling = SamplingParams(
-                n=samples,
-                max_tokens=tokens,
-                min_tokens=tokens,
-                ignore_eos=True,
-                temperature=0.8,
-                top_p=0.95,
-                seed=0,
-                output_kind=RequestOutputKind.DELTA,
-                skip_special_tokens=False,
-            )
-            count = 0
-            async for output in engine.generate(prompts[0], sampling, f"r-{time.monotonic()}"):
-                count += sum(len(c.token_ids) for c in output.outputs)
-            return count
-
-        await run("warm up", 1)
-        for n in ns:
-            started = time.monotonic()
-            generated = await run(PROMPT, n)
-            elapsed = time.monotonic() - started
-            rates[n] = generated / elapsed
-            print(f"  AsyncLLM n={n}: {generated} tokens in {elapsed:.1f} s", flush=True)
-    finally:
-        engine.shutdown()
-    return rates
 
 
 _RSS_CHILD = r"""
@@ -151,7 +109,8 @@ TURNS, TOKENS = %(turns)d, %(tokens)d
 process = psutil.Process()
 
 async def main():
-    engine = FakeEngine(chat_scripts=[turn_long(8, TOKENS, degenerate=(3, 7)) for _ in range(TURNS)])
+    scripts = [turn_long(8, TOKENS, degenerate=(3, 7)) for _ in range(TURNS)]
+    engine = FakeEngine(chat_scripts=scripts)
     app = ChatHostApp(engine, profile=demo_profile(n=8))
     before = process.memory_info().rss
     rows = []
@@ -207,8 +166,11 @@ def main() -> None:
             app_rates = asyncio.run(app_tokens_per_s(Path(tmp), args.tokens, ns))
             direct_rates = asyncio.run(direct_tokens_per_s(args.tokens, ns))
             result["throughput"] = {
-                str(n): {"app": app_rates[n], "async_llm": direct_rates[n],
-                         "ratio": app_rates[n] / direct_rates[n]}
+                str(n): {
+                    "app": app_rates[n],
+                    "async_llm": direct_rates[n],
+                    "ratio": app_rates[n] / direct_rates[n],
+                }
                 for n in ns
             }
             print(f"\nTokens/s, {args.tokens} tokens per sample (demo model, EOS ignored)")
@@ -223,8 +185,10 @@ def main() -> None:
         print(f"\nApp RSS, n = 8 x {args.rss_tokens} tokens per turn (scripted engine)")
         print(f"at start: {rss['rss_at_start'] / mib:.0f} MiB")
         for row in rss["turns"]:
-            print(f"turn {row['turn']:>2}: peak {row['peak_rss'] / mib:>6.0f} MiB, after "
-                  f"{row['rss_after'] / mib:>6.0f} MiB, {row['seconds']:.1f} s")
+            print(
+                f"turn {row['turn']:>2}: peak {row['peak_rss'] / mib:>6.0f} MiB, after "
+                f"{row['rss_after'] / mib:>6.0f} MiB, {row['seconds']:.1f} s"
+            )
         print(f"ru_maxrss: {rss['ru_maxrss_kib'] / 1024:.0f} MiB")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -92,7 +93,19 @@ async def _drain(stream: object) -> list[object]:
     return [event async for event in stream]  # type: ignore[attr-defined]
 
 
-async def _direct_tokens_per_s(model_dir: Path, tokens: int, n: int) -> float:
+async def direct_rates(
+    model_dir: Path,
+    tokens: int,
+    ns: list[int],
+    prompt: str = "Two plus two?",
+    *,
+    max_model_len: int = 1024,
+    ignore_eos: bool = False,
+    sampling: dict[str, Any] | None = None,
+    chat_template_kwargs: dict[str, Any] | None = None,
+) -> dict[int, float]:
+    """Tokens/s of vLLM's AsyncLLM driven directly (no workbench), per n: one warm-up, then
+    ``prompt`` rendered with the model's chat template, DELTA outputs as the host uses them."""
     from vllm.engine.arg_utils import AsyncEngineArgs
     from vllm.renderers.params import ChatParams
     from vllm.sampling_params import RequestOutputKind, SamplingParams
@@ -101,36 +114,46 @@ async def _direct_tokens_per_s(model_dir: Path, tokens: int, n: int) -> float:
     engine = AsyncLLM.from_engine_args(
         AsyncEngineArgs(
             model=str(model_dir),
-            max_model_len=1024,
+            max_model_len=max_model_len,
             enforce_eager=True,
             kv_cache_memory_bytes=KV_BYTES,
+            max_num_seqs=max(8, *ns),
             disable_log_stats=True,
         )
     )
     try:
-        params = ChatParams(chat_template_kwargs={"add_generation_prompt": True})
+        params = ChatParams(
+            chat_template_kwargs={"add_generation_prompt": True, **(chat_template_kwargs or {})}
+        )
 
         async def run(text: str, samples: int) -> int:
             _, prompts = await engine.renderer.render_chat_async(
                 [[{"role": "user", "content": text}]], params
             )
-            sampling = SamplingParams(
+            values: dict[str, Any] = {"temperature": 1.0, "seed": 0, **(sampling or {})}
+            if ignore_eos:
+                values.update(ignore_eos=True, min_tokens=tokens)
+            request = SamplingParams(
                 n=samples,
                 max_tokens=tokens,
-                temperature=1.0,
-                seed=0,
                 output_kind=RequestOutputKind.DELTA,
                 skip_special_tokens=False,
+                **values,
             )
             count = 0
-            async for output in engine.generate(prompts[0], sampling, f"r-{time.monotonic()}"):
+            async for output in engine.generate(prompts[0], request, f"r-{time.monotonic()}"):
                 count += sum(len(c.token_ids) for c in output.outputs)
             return count
 
         await run("warm up", 1)
-        started = time.monotonic()
-        generated = await run("Two plus two?", n)
-        return generated / (time.monotonic() - started)
+        rates: dict[int, float] = {}
+        for n in ns:
+            started = time.monotonic()
+            generated = await run(prompt, n)
+            elapsed = time.monotonic() - started
+            rates[n] = generated / elapsed
+            print(f"  AsyncLLM n={n}: {generated} tokens in {elapsed:.1f} s", flush=True)
+        return rates
     finally:
         engine.shutdown()
 
@@ -162,7 +185,7 @@ def main() -> None:
     service_rate, load_seconds = asyncio.run(
         _service_tokens_per_s(profile_path, args.tokens, args.n)
     )
-    direct_rate = asyncio.run(_direct_tokens_per_s(model_dir, args.tokens, args.n))
+    direct_rate = asyncio.run(direct_rates(model_dir, args.tokens, [args.n]))[args.n]
     print(f"load through the service: {load_seconds:.1f} s")
     print(
         f"decode n={args.n}: service {service_rate:.0f} tok/s, direct AsyncLLM {direct_rate:.0f} "

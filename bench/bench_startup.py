@@ -98,7 +98,9 @@ def in_terminal(start: str, marker: str, workdir: Path) -> float:
     socket = f"wb-startup-{os.getpid()}"
     script = workdir / "start.py"
     script.write_text(start)
-    exports = " ".join(f"{k}={v}" for k, v in _env(workdir).items() if k.startswith(("WORK", "HF_", "PYTHONPATH")))
+    exports = " ".join(
+        f"{k}={v}" for k, v in _env(workdir).items() if k.startswith(("WORK", "HF_", "PYTHONPATH"))
+    )
     command = f"cd {workdir} && env {exports} TERM=xterm-256color {sys.executable} {script}"
     started = time.monotonic()
     subprocess.run(
@@ -126,14 +128,16 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "startup.json")
     parser.add_argument("--label", default="")
     args = parser.parse_args()
-    runs: dict[str, list[float]] = {k: [] for k in ("wb_headless", "bare_headless", "wb_pty", "bare_pty")}
+    runs: dict[str, list[float]] = {
+        k: [] for k in ("wb_headless", "bare_headless", "wb_pty", "bare_pty")
+    }
     heavy: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="wb-bench-startup-") as tmp:
         workdir = Path(tmp)
         for _ in range(args.repeat):
             result = headless(_START_WORKBENCH, workdir)
             runs["wb_headless"].append(float(result["first_paint_s"]))  # type: ignore[arg-type]
-            heavy |= set(result["heavy"])  # type: ignore[arg-type]
+            heavy |= {str(name) for name in result["heavy"]}  # type: ignore[attr-defined]
             runs["bare_headless"].append(float(headless(_START_BARE, workdir)["first_paint_s"]))  # type: ignore[arg-type]
             if shutil.which("tmux"):
                 runs["wb_pty"].append(in_terminal(_START_WORKBENCH, "built-in", workdir))
@@ -148,7 +152,10 @@ def main() -> None:
     print(f"heavy modules imported before first paint: {sorted(heavy) or 'none'}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
-        json.dumps({"label": args.label, "runs": runs, "medians": medians, "heavy": sorted(heavy)}, indent=2)
+        json.dumps(
+            {"label": args.label, "runs": runs, "medians": medians, "heavy": sorted(heavy)},
+            indent=2,
+        )
     )
     print(f"wrote {args.json}")
 

@@ -176,8 +176,16 @@ def measure_stream(
     result = LoadResult(model, f"n={n}")
     previous = latest_turn(data_dir)
     previous_id = previous["request_id"] if previous else None
-    pane.key("C-u")
-    pane.type(PROMPTS[model])
+    for _attempt in range(5):
+        # Type the prompt and see it in the input before sending (a key sent right after a
+        # clear can be lost in the terminal; the prompt must go out whole).
+        pane.key("C-u")
+        time.sleep(0.3)
+        pane.type(PROMPTS[model])
+        if pane.wait_for(PROMPTS[model], 5):
+            break
+    else:
+        raise SystemExit(f"{model} n={n}: the prompt never appeared in the input")
     pane.key("Enter")
     started = time.monotonic()
     # Wait for the new turn to be autosaved (its prompt is saved before the reply starts).

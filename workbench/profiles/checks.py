@@ -214,19 +214,25 @@ def _check_engine_extra(extra: dict[str, Any], error: ErrorFactory) -> None:
                 if suggestion
                 else "see `vllm serve --help` for the names (dashes become underscores)",
             )
-        allowed = vllm_engine_arg_types().get(name)
-        value = extra[name]
-        if allowed and not _value_matches(value, allowed):
-            expected = " or ".join(_TOML_TYPE_NAMES[t] for t in sorted(allowed))
-            from workbench.profiles.loader import toml_type
+        _check_scalar_type(
+            extra[name], vllm_engine_arg_types().get(name), key, f"EngineArgs.{name}", error
+        )
 
-            raise error(
-                key,
-                f"vLLM expects {expected}, got {toml_type(value)}",
-                "write true/false without quotes"
-                if allowed == {"bool"}
-                else f"EngineArgs.{name} is {expected}",
-            )
+
+def _check_scalar_type(
+    value: Any, allowed: frozenset[str] | None, key: KeyPath, field: str, error: ErrorFactory
+) -> None:
+    """A value given for a vLLM field whose annotation is plain scalars must be one of them."""
+    if not allowed or _value_matches(value, allowed):
+        return
+    from workbench.profiles.loader import toml_type
+
+    expected = " or ".join(_TOML_TYPE_NAMES[t] for t in sorted(allowed))
+    raise error(
+        key,
+        f"vLLM expects {expected}, got {toml_type(value)}",
+        "write true/false without quotes" if allowed == {"bool"} else f"{field} is {expected}",
+    )
 
 
 def _check_sampling_extra(extra: dict[str, Any], error: ErrorFactory) -> None:
@@ -253,16 +259,7 @@ def _check_sampling_extra(extra: dict[str, Any], error: ErrorFactory) -> None:
                 if suggestion
                 else "see vLLM's SamplingParams for the names",
             )
-        allowed = known[name]
-        if allowed and not _value_matches(value, allowed):
-            from workbench.profiles.loader import toml_type
-
-            expected = " or ".join(_TOML_TYPE_NAMES[t] for t in sorted(allowed))
-            raise error(
-                key,
-                f"vLLM expects {expected}, got {toml_type(value)}",
-                f"SamplingParams.{name} is {expected}",
-            )
+        _check_scalar_type(value, known[name], key, f"SamplingParams.{name}", error)
         if name == "logit_bias":
             _check_logit_bias(value, key, error)
 
