@@ -178,6 +178,8 @@ class WorkbenchApp(App[None]):
 
     @on(VramSampled)
     def _vram_sampled(self, event: VramSampled) -> None:
+        if self._shut_down:
+            return  # a sample that arrived while the app tears its screen down
         state = self.engine.state
         figures = state.figures if state.status == "ready" else None
         self.query_one(VramGauge).record(

@@ -27,6 +27,8 @@ from workbench.engine.protocol import encode
 from workbench.engine.sampling import SampleTracker
 
 BATCH_INTERVAL_S = 0.02  # at most ~50 writes/s; the UI renders at 10-30 Hz
+CPU_ENGINE_NICENESS = 10
+"""How much lower than the app the CPU engine runs (os.nice; its children inherit it)."""
 WATCH_INTERVAL_S = 0.5
 
 
@@ -112,6 +114,13 @@ class Host:
         from workbench.engine.args import engine_args_from_profile
 
         on_cpu = bool(current_platform.is_cpu())
+        if on_cpu:
+            # The CPU engine's workers use every core they can; at normal priority they starve
+            # the app and the terminal (keys took seconds to appear while n = 8 streamed on 2
+            # cores). Lower priority, inherited by the engine core and worker processes, keeps
+            # the screen responsive and costs the engine nothing while the UI is idle.
+            os.nice(CPU_ENGINE_NICENESS)
+            _say(f"CPU engine: niceness {CPU_ENGINE_NICENESS}, so the UI stays responsive")
         args, notes = engine_args_from_profile(
             self.profile,
             self.model_dir,
