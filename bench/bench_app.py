@@ -87,6 +87,8 @@ async def direct_tokens_per_s(tokens: int, ns: list[int]) -> dict[int, float]:
     from bench.bench_engine import direct_rates
     from workbench.profiles import load_profile
 
+    os.environ["VLLM_ALLOW_LONG_MAX_MODEL_LEN"] = "1"  # as the profile's [env] does for the app
+
     return await direct_rates(
         load_profile("demo").require_model_dir(),
         tokens,

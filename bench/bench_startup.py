@@ -95,7 +95,7 @@ def headless(start: str, workdir: Path) -> dict[str, object]:
 
 
 def in_terminal(start: str, marker: str, workdir: Path) -> float:
-    socket = f"wb-startup-{os.getpid()}"
+    socket = f"wb-startup-{os.getpid()}-{time.monotonic_ns()}"
     script = workdir / "start.py"
     script.write_text(start)
     exports = " ".join(
