@@ -2,8 +2,9 @@
 
 The shell mounts ``ChatView(engine=..., store=..., id="chat")`` and calls ``set_profile`` and
 ``set_engine_ready`` as the engine loads. Streaming runs in this widget's own async worker; deltas
-are buffered per pane and flushed to each pane's MarkdownStream by one timer (``flush_hz``), so a
-token never re-renders a whole message.
+are buffered per pane and appended to each pane's TextPane by one paced timer (at most
+``flush_hz``, slower when frames cost more; ``chat.pacing``), so a token never re-renders a
+message. The session's state and decisions live in ``workbench.chat.session``.
 """
 
 from __future__ import annotations
