@@ -149,6 +149,29 @@ async def test_load_reports_ordered_stages_and_vllm_figures(
     assert '"kv_cache_tokens": 65536' in calibration  # recorded for the estimator
 
 
+def _autogroup(pid: int | str) -> str:
+    return Path(f"/proc/{pid}/autogroup").read_text().strip()
+
+
+async def test_cpu_engine_runs_at_the_lowest_priority_and_leaves_the_app_alone(
+    loaded: tuple[VllmEngineService, list[LoadProgress]],
+) -> None:
+    """At normal priority the CPU engine starved every other process (a 10 ms sleep woke up to
+    4.5 s late): each engine process must run at niceness 19, and, where the kernel groups
+    processes by session (autogroup), the engine's own session group too, not the caller's."""
+    service, _ = loaded
+    pids = service.engine_pids()
+    assert pids
+    for pid in pids:
+        assert psutil.Process(pid).nice() == 19
+    if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":
+        return  # autogroups off: niceness is all there is (asserted above)
+    for pid in pids:
+        assert _autogroup(pid).endswith(" nice 19"), _autogroup(pid)
+    own = _autogroup("self")
+    assert own != _autogroup(next(iter(pids))) and not own.endswith(" nice 19")
+
+
 async def test_engine_output_goes_to_the_log_not_the_terminal(
     loaded: tuple[VllmEngineService, list[LoadProgress]], capfd: pytest.CaptureFixture[str]
 ) -> None:
