@@ -19,8 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from workbench.engine.lifetime import EngineRegistry
 
 from workbench.gpu.readings import CpuFeatures
 
@@ -52,3 +56,56 @@ def _fixed_host(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr("workbench.estimate.model.read_meminfo", lambda: FIXED_HOST_MEMORY)
     monkeypatch.setattr("workbench.estimate.model.read_cpu_features", lambda: FIXED_HOST_CPU)
     yield
+
+
+@pytest.fixture
+def orphan(tmp_path: Path) -> Iterator[tuple[EngineRegistry, int, int]]:
+    """A registry (``<tmp>/engines``) with the file of an "engine" whose app is gone: a real
+    session leader sleeping with one child, as a crashed app would leave it. Yields the registry,
+    the host's pid and the child's pid; kills whatever is left at the end."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from workbench.engine.lifetime import EngineRecord, EngineRegistry
+
+    def running(pid: int) -> bool:
+        try:
+            return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+        except psutil.Error:
+            return False
+
+    script = (
+        "import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', "
+        "'import time; time.sleep(600)']); print(c.pid, flush=True); time.sleep(600)"
+    )
+    host = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert host.stdout is not None
+    child_pid = int(host.stdout.readline())
+    gone_app = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    registry = EngineRegistry(tmp_path / "engines")
+    registry.directory.mkdir()
+    record = EngineRecord(
+        host_pid=host.pid,
+        started_at=psutil.Process(host.pid).create_time(),
+        profile="qwen3-8b",
+        app_pid=int(gone_app.stdout),
+        app_started_at=0.0,
+        pids=(host.pid, child_pid),
+    )
+    (registry.directory / f"{host.pid}.json").write_text(record.to_json())
+    yield registry, host.pid, child_pid
+    for pid in (host.pid, child_pid):
+        if running(pid):
+            os.kill(pid, signal.SIGKILL)
+    host.wait()

@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from workbench.engine import protocol
+from workbench.engine import lifetime, protocol
 from workbench.engine.api import EngineError, ErrorKind, SampleDelta, SampleFinished
 from workbench.engine.conversation import chat_template_kwargs, merge_sampling, render_messages
 from workbench.engine.protocol import encode
@@ -423,7 +423,12 @@ class Host:
             with contextlib.suppress(Exception):
                 self.engine.shutdown()
             self.send({"ev": "bye"})
-            while not self.queue.empty():
+            # Drain what is queued, but never wait on a reader that is gone (the app died: the
+            # writer then failed with a broken pipe and the queue never empties).
+            deadline = time.monotonic() + 2.0
+            while not self.queue.empty() and not writer_task.done():
+                if time.monotonic() > deadline:
+                    break
                 await asyncio.sleep(0.01)
             await asyncio.sleep(BATCH_INTERVAL_S * 2)
             writer_task.cancel()
@@ -505,6 +510,9 @@ def main() -> int:
     if not spec_line:
         return 1
     spec = json.loads(spec_line)
+    # Before anything heavy: if the app dies from here on (even during the load), the host and
+    # every engine process in its group go too.
+    lifetime.die_with_parent(int(spec.get("parent_pid") or os.getppid()))
     host = Host(spec, out)
     try:
         host.load()
@@ -535,7 +543,10 @@ def main() -> int:
         reader = await _stdin_reader()
         await host.serve(reader)
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        lifetime.kill_descendants()  # whatever engine.shutdown() left: nothing outlives the host
     if host.exit_code:
         return host.exit_code
     _say("exited cleanly")
