@@ -27,6 +27,7 @@ from workbench.ui.chat.view import ChatView
 from workbench.ui.log_view import LogView
 from workbench.ui.messages import (
     EngineLoaded,
+    EngineStateChanged,
     LoadFailed,
     LoadProgressed,
     LoadRequested,
@@ -44,6 +45,7 @@ from workbench.ui.widgets.vram_gauge import VramGauge
 if TYPE_CHECKING:
     from workbench.chat.store import ChatStore
     from workbench.engine.api import EngineError, EngineService
+    from workbench.engine.lifetime import EngineRegistry, Leftover
     from workbench.estimate import GpuSpec
     from workbench.gpu import VramSampler
     from workbench.profiles import LoadedProfile
@@ -80,8 +82,10 @@ class WorkbenchApp(App[None]):
         gpu: GpuSpec | None = None,
         sample_interval_s: float = 0.5,
         resume: bool = False,
+        registry: EngineRegistry | None = None,
     ) -> None:
         super().__init__()
+        self.registry = registry
         self.engine = engine
         self.sampler = sampler
         self.initial_profile = initial_profile
@@ -98,6 +102,8 @@ class WorkbenchApp(App[None]):
         self._sample_timer: Timer | None = None
         self._shut_down = False
         self._reported_sampler_errors: set[str] = set()
+        self._engine_state = engine.state
+        engine.add_state_listener(lambda state: self.post_message(EngineStateChanged(state)))
 
     # -- layout -----------------------------------------------------------------------
 
@@ -138,6 +144,8 @@ class WorkbenchApp(App[None]):
             self._activate_initial_profile(self.initial_profile)
         if self.resume:
             self.call_later(self.chat_view.action_resume_last)
+        if self.registry is not None:
+            self._find_leftover_engines()
         self.sample_vram()
         if self.sample_interval_s > 0:
             self._sample_timer = self.set_interval(self.sample_interval_s, self.sample_vram)
@@ -160,6 +168,51 @@ class WorkbenchApp(App[None]):
         self.active_profile = loaded
         self.query_one(StatusBar).show_profile(loaded.name, str(loaded.origin))
         self.chat_view.set_profile(loaded)
+
+    # -- engines an earlier run left behind -----------------------------------------
+
+    @work(thread=True, group="leftovers", exit_on_error=False,
+          description="look for leftover engines")
+    def _find_leftover_engines(self) -> None:
+        assert self.registry is not None
+        leftovers = self.registry.leftovers()
+        if leftovers:
+            self.call_from_thread(self._offer_to_stop, leftovers)
+
+    def _offer_to_stop(self, leftovers: list[Leftover]) -> None:
+        """A crash (or kill -9) left engines running: say what they hold, stop them if asked."""
+        from workbench.ui.screens.dialogs import ConfirmScreen
+
+        memory = sum(leftover.rss_bytes for leftover in leftovers) / 1024**3
+        detail = "\n".join(leftover.describe() for leftover in leftovers)
+
+        def answered(stop: bool | None) -> None:
+            if stop:
+                self._stop_leftovers(leftovers)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"An earlier run left {len(leftovers)} engine(s) running ({memory:.1f} GiB). "
+                "Stop them?",
+                detail + "\nThey hold memory (on a GPU: VRAM) the next load needs.",
+                "Stop them",
+            ),
+            answered,
+        )
+
+    @work(thread=True, group="leftovers", exit_on_error=False,
+          description="stop leftover engines")
+    def _stop_leftovers(self, leftovers: list[Leftover]) -> None:
+        assert self.registry is not None
+        stuck = [pid for leftover in leftovers for pid in self.registry.stop(leftover)]
+        if stuck:
+            self.call_from_thread(
+                self.notify, f"could not stop pids {stuck}", title="Engines", severity="error"
+            )
+        else:
+            self.call_from_thread(
+                self.notify, f"stopped {len(leftovers)} leftover engine(s)", title="Engines"
+            )
 
     # -- VRAM sampling, off the UI thread ---------------------------------------------
 
@@ -223,6 +276,32 @@ class WorkbenchApp(App[None]):
             self.post_message(LoadFailed(loaded, error))
             return
         self.post_message(EngineLoaded(loaded, self.engine.state.figures))
+
+    @on(EngineStateChanged)
+    def _engine_state_changed(self, event: EngineStateChanged) -> None:
+        """What the engine says it is, shown at once: above all an engine that died after its
+        load (killed, out of memory, crashed), which no request may be there to report."""
+        previous, state = self._engine_state, event.state
+        self._engine_state = state
+        if self._shut_down:
+            return
+        bar = self.query_one(StatusBar)
+        if state.status == "loading" and previous.status != "loading":
+            # Never the old engine's "ready" under the new profile's name.
+            from workbench.engine.api import LoadProgress, LoadStage
+
+            bar.show_progress(LoadProgress(state.stage or LoadStage.VALIDATING, 0.0, ""))
+        elif state.status == "error" and previous.status == "ready" and state.error is not None:
+            self.last_error = state.error
+            bar.show_error(state.error)
+            name = state.profile_name or "the profile"
+            self.chat_view.set_engine_unavailable(f"the engine died · F5 loads {name} again")
+            self.query_one(TunerView).show_actual(None, None)
+            self.query_one(LogView).refresh_lines()
+            self.notify(
+                f"{state.error.message}\nF5 loads {name} again · F6 shows the cause and the log",
+                title="Engine died", severity="error", timeout=30,
+            )
 
     @on(LoadRequested)
     def _load_requested(self, event: LoadRequested) -> None:
@@ -486,6 +565,7 @@ def create_app(
     gpu: GpuSpec | None = None,
     sample_interval_s: float = 0.5,
     resume: bool = False,
+    registry: EngineRegistry | None = None,
 ) -> WorkbenchApp:
     """Build the app; ``sampler`` defaults to NVML (or host memory without a GPU)."""
     if sampler is None:
@@ -507,4 +587,5 @@ def create_app(
         gpu=gpu,
         sample_interval_s=sample_interval_s,
         resume=resume,
+        registry=registry,
     )

@@ -28,6 +28,7 @@ from workbench.engine.fake import (
     FakeEngine,
     turn_n4_majority,
 )
+from workbench.engine.lifetime import EngineRegistry
 from workbench.estimate import GpuSpec
 from workbench.gpu import FakeVramSampler, GpuProcess, GpuReading, HostMemory, VramSample
 
@@ -190,6 +191,7 @@ def build_app(
     gpu: GpuSpec | None = RTX_4090,
     initial_profile: str | None = None,
     autoload: bool = False,
+    registry: EngineRegistry | None = None,
 ) -> tuple[WorkbenchApp, ProfileDirs]:
     """The shell app on fake engine and sampler, with profile dirs under ``root``."""
     dirs = write_profile_dirs(root)
@@ -202,6 +204,7 @@ def build_app(
         user_dir=dirs.user,
         gpu=gpu,
         sample_interval_s=0,  # tests take readings explicitly: no timers
+        registry=registry,
     )
     app.animation_level = "none"
     return app, dirs

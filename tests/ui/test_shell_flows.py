@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psutil
 from rich.table import Table
 from textual.widgets import DataTable, Input, Static
 
@@ -21,6 +22,7 @@ from tests.ui.scenarios_shell import (
 from workbench.app import WorkbenchApp
 from workbench.engine.api import EngineState, LoadProgress
 from workbench.engine.fake import DEFAULT_LOAD, LOAD_FAILS_MAX_MODEL_LEN, FakeEngine
+from workbench.engine.lifetime import EngineRegistry
 from workbench.profiles import LoadedProfile, load_profile
 from workbench.ui.profiles_view import ProfilesView
 from workbench.ui.screens.dialogs import ConfirmScreen
@@ -313,3 +315,46 @@ async def test_switching_to_chat_puts_the_keyboard_in_the_message_input(tmp_path
         assert isinstance(focused, Input) and focused.id == "chat-input"
         await pilot.press("t", "+")
         assert focused.value == "t+"
+
+
+async def test_engines_left_by_a_crash_are_shown_with_their_memory_and_stopped_on_yes(
+    tmp_path: Path, orphan: tuple[EngineRegistry, int, int]
+) -> None:
+    """A real leftover (a session leader and its child, their app gone): the app says so at
+    start, with the profile, pids and memory, and stops both only when asked."""
+    registry, host_pid, child_pid = orphan
+    app, _ = build_app(tmp_path, registry=registry)
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await until_screen(pilot, ConfirmScreen)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        assert "left 1 engine(s) running" in dialog.question
+        assert "qwen3-8b" in dialog.detail and str(child_pid) in dialog.detail
+        await pilot.press("y")
+        for _ in range(200):
+            if not registry.leftovers():
+                break
+            await pilot.pause(0.05)
+        assert registry.leftovers() == []
+    assert not psutil.pid_exists(child_pid) or psutil.Process(child_pid).status() == "zombie"
+
+
+async def test_leftover_engines_are_left_alone_on_no(
+    tmp_path: Path, orphan: tuple[EngineRegistry, int, int]
+) -> None:
+    registry, host_pid, child_pid = orphan
+    app, _ = build_app(tmp_path, registry=registry)
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await until_screen(pilot, ConfirmScreen)
+        await pilot.press("n")
+        await settle(pilot)
+    [leftover] = registry.leftovers()
+    assert set(leftover.alive) == {host_pid, child_pid}
+
+
+async def until_screen(pilot: Any, kind: type) -> None:
+    for _ in range(200):
+        if isinstance(pilot.app.screen, kind):
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"no {kind.__name__} was shown")

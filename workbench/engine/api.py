@@ -8,7 +8,7 @@ same ``EngineService`` protocol for deterministic UI snapshots only.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -185,11 +185,45 @@ class EngineState:
     pids: tuple[int, ...] = field(default=())  # engine processes (for host-memory attribution)
 
 
+StateListener = Callable[[EngineState], object]
+
+
+class StatePublisher:
+    """Pushes every engine state change to its listeners: a service assigns ``self._state`` and
+    the status bar, gauge and chat hear of it (an engine that dies after its load included),
+    instead of reading a picture that may be stale."""
+
+    _current: EngineState = EngineState()
+    _listeners: list[StateListener]
+
+    @property
+    def _state(self) -> EngineState:
+        return self._current
+
+    @_state.setter
+    def _state(self, state: EngineState) -> None:
+        changed = state != self._current
+        self._current = state
+        if changed:
+            for listener in list(getattr(self, "_listeners", ())):
+                listener(state)
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """Call ``listener`` with each new state (on the service's event loop)."""
+        if not hasattr(self, "_listeners"):
+            self._listeners = []
+        self._listeners.append(listener)
+
+
 class EngineService(Protocol):
     """Load one profile at a time, chat with it, abort, unload. All methods are async."""
 
     @property
     def state(self) -> EngineState: ...
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """Be told of every state change (ready, died, error, unloaded) as it happens."""
+        ...
 
     def load(self, profile: LoadedProfile) -> AsyncIterator[LoadProgress]:
         """Yield progress until READY; the last event carries READY. Raises ``EngineError``.

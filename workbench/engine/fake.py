@@ -31,6 +31,7 @@ from workbench.engine.api import (
     SampleDelta,
     SampleFinished,
     SampleStats,
+    StatePublisher,
     Suggestion,
 )
 
@@ -324,7 +325,7 @@ class _Gate:
         self.opened.set()
 
 
-class FakeEngine:
+class FakeEngine(StatePublisher):
     """A scripted EngineService: same protocol and event shapes, deterministic output."""
 
     def __init__(

@@ -35,8 +35,10 @@ from workbench.engine.api import (
     LoadStage,
     RequestFailed,
     RequestFinished,
+    StatePublisher,
     Suggestion,
 )
+from workbench.engine.lifetime import EngineRegistry
 from workbench.model_config import derived_max_model_len, tokenizer_max_length
 
 if TYPE_CHECKING:
@@ -154,7 +156,7 @@ def _precheck(loaded: LoadedProfile, model_dir: Path, log_path: Path | None) -> 
         )
 
 
-class VllmEngineService:
+class VllmEngineService(StatePublisher):
     """``EngineService`` backed by vLLM's AsyncLLM in a child process per loaded profile."""
 
     def __init__(
@@ -164,6 +166,7 @@ class VllmEngineService:
         python: str = sys.executable,
         shutdown_timeout_s: float = 30.0,
         record_calibration: bool = True,
+        registry: EngineRegistry | None = None,
     ) -> None:
         if log_dir is None:
             from workbench.paths import data_dir
@@ -173,6 +176,7 @@ class VllmEngineService:
         self.python = python
         self.shutdown_timeout_s = shutdown_timeout_s
         self.record_calibration = record_calibration
+        self.registry = registry if registry is not None else EngineRegistry()
         self._state = EngineState()
         self._host: _Host | None = None
         self._last_log: Path | None = None
@@ -274,6 +278,7 @@ class VllmEngineService:
                     tail.read_new()  # figures are parsed from the whole log below
                     figures = self._figures(message, log_path, time.monotonic() - started)
                     host.pids.update(int(pid) for pid in message.get("pids", []))
+                    self.registry.record(host.process.pid, profile.name, tuple(sorted(host.pids)))
                     pump.cancel()
                     host.reader = asyncio.create_task(self._read_events(host))
                     self._state = EngineState(
@@ -306,6 +311,7 @@ class VllmEngineService:
             "profile_json": profile.profile.model_dump_json(),
             "model_dir": str(model_dir),
             "base_dir": str(Path(profile.path).parent),
+            "parent_pid": os.getpid(),  # the host dies with this process
         }
         with log_path.open("ab") as log_file:
             process = await asyncio.create_subprocess_exec(
@@ -320,6 +326,7 @@ class VllmEngineService:
                 start_new_session=True,
                 limit=64 * 1024 * 1024,
             )
+        self.registry.record(process.pid, profile.name)
         assert process.stdin is not None
         process.stdin.write(json.dumps(spec).encode() + b"\n")
         await process.stdin.drain()
@@ -567,6 +574,8 @@ class VllmEngineService:
         left = _alive(host.pids)
         if left:
             self._note(f"engine processes still alive after kill: {sorted(left)}")
+        else:
+            self.registry.forget(host.process.pid)
 
     def _note(self, text: str) -> None:
         self.notes.append(text)

@@ -44,6 +44,7 @@ def run_app(args: argparse.Namespace) -> int:
     sampler = make_sampler()
     gpu = gpu_spec(sampler.sample())
     engine: Any
+    registry = None
     if args.fake_engine:
         from workbench.engine.fake import FakeEngine
 
@@ -52,6 +53,7 @@ def run_app(args: argparse.Namespace) -> int:
         from workbench.engine.service import VllmEngineService
 
         engine = VllmEngineService()
+        registry = engine.registry
     app = create_app(
         engine=engine,
         sampler=sampler,
@@ -59,6 +61,7 @@ def run_app(args: argparse.Namespace) -> int:
         initial_profile=args.profile,
         autoload=not args.no_load,
         resume=args.resume,
+        registry=registry,
     )
     app.run()
     return 0

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from workbench.engine.api import EngineError, EngineFigures, LoadProgress
+    from workbench.engine.api import EngineError, EngineFigures, EngineState, LoadProgress
     from workbench.estimate import Estimate
     from workbench.gpu import VramSample
     from workbench.profiles import DiscoveredProfile, LoadedProfile
@@ -35,6 +35,14 @@ class LoadProgressed(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, LoadProgressed)
+
+
+class EngineStateChanged(Message):
+    """The engine service pushed a new state (loading, ready, died, unloaded)."""
+
+    def __init__(self, state: EngineState) -> None:
+        super().__init__()
+        self.state = state
 
 
 class EngineLoaded(Message):
