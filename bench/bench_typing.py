@@ -37,6 +37,7 @@ WIDTH, HEIGHT = 160, 48
 KEY_TIMEOUT_S = 5.0
 KEY_SPACING_S = 0.05
 MARKER = "@@"
+EMPTY_INPUT = "Message the model"  # the chat input's placeholder: shown only when empty
 PROMPTS = {
     "demo": "What is 23+58? Explain every step in detail.",
     "degenerate": "Tell me a long story.",
@@ -115,10 +116,23 @@ def typed_count(screen: str) -> int:
     return len(rest) - len(rest.lstrip("x"))
 
 
+def clear_input(pane: Pane) -> None:
+    """Empty the chat input and see it empty before going on. Textual resolves a binding key
+    such as ctrl+u only after it has bubbled up to the App, so under load characters typed right
+    behind it are inserted first and then wiped by it (seen with n = 8): never type behind a
+    ctrl+u that is still on its way, and send none when the input is already empty."""
+    if EMPTY_INPUT in pane.screen():
+        return
+    pane.key("C-u")
+    deadline = time.monotonic() + 15
+    while EMPTY_INPUT not in pane.screen() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def type_keys(pane: Pane, count: int) -> list[float]:
     """Type ``count`` x's after a fresh marker; each key's send → visible time in ms."""
     for _attempt in range(3):
-        pane.key("C-u")
+        clear_input(pane)
         pane.type(MARKER)
         deadline = time.monotonic() + 15
         while typed_count(pane.screen()) != 0 and time.monotonic() < deadline:
@@ -143,7 +157,7 @@ def type_keys(pane: Pane, count: int) -> list[float]:
                 latencies.append(KEY_TIMEOUT_S * 1000)
                 break
         time.sleep(KEY_SPACING_S)
-    pane.key("C-u")
+    clear_input(pane)
     return latencies
 
 
@@ -179,8 +193,7 @@ def measure_stream(
     for _attempt in range(5):
         # Type the prompt and see it in the input before sending (a key sent right after a
         # clear can be lost in the terminal; the prompt must go out whole).
-        pane.key("C-u")
-        time.sleep(0.3)
+        clear_input(pane)
         pane.type(PROMPTS[model])
         if pane.wait_for(PROMPTS[model], 5):
             break

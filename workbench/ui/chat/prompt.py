@@ -14,10 +14,14 @@ _UNNAMED_CHARACTERS = {"plus": "+", "minus": "-"}
 
 
 class ConversationLog(VerticalScroll, can_focus=True):
-    """The scrolling list of turns; focus it to use the single-key chat bindings."""
+    """The scrolling list of turns; focus it to use the single-key chat bindings.
+
+    The scrollbar's gutter is always reserved: the width of the turns never changes when the
+    conversation starts to overflow, so no finished pane is laid out again at a new width (for
+    long samples that was seconds of Markdown rendering at the end of a turn)."""
 
     DEFAULT_CSS = """
-    ConversationLog { height: 1fr; padding: 0 1; }
+    ConversationLog { height: 1fr; padding: 0 1; scrollbar-gutter: stable; }
     ConversationLog:focus { background-tint: $foreground 3%; }
     ConversationLog > .chat-placeholder { color: $text-muted; padding: 1 2; }
     """

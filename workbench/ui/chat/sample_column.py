@@ -144,9 +144,11 @@ class SampleColumn(Vertical):
     async def finish(self, record: SampleRecord) -> None:
         """The sample is done: its panes show every line (the open block rendered as Markdown,
         nothing re-parsed), the final thinking title and the stats line."""
+        # Text still buffered goes into the panes first: then what they hold is the final
+        # text, and finishing renders only the open block (otherwise the whole text differs
+        # and is rendered again from the start: seconds for 16,000 tokens).
+        self.flush()
         self.finished = True
-        self._reasoning_buffer.clear()
-        self._content_buffer.clear()
         self.thinking_pane.finish(record.reasoning)
         self.answer_pane.finish(record.content)
         await self.show_record(record)

@@ -20,8 +20,9 @@ from bisect import bisect_right
 from rich.console import Console
 from rich.markdown import Markdown as RichMarkdown
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -92,6 +93,7 @@ class TextPane(Widget):
         self._block_starts: list[int] = []
         self._live = _LiveWrap()
         self._width = 0
+        self._style: Style | None = None
         self._text_parts: list[str] = []
         if text:
             self._text_parts.append(text)
@@ -238,12 +240,24 @@ class TextPane(Widget):
             self._rerender(self.size.width)
             self.refresh(layout=True)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # rich_style walks every ancestor for the background: once per render of the pane,
+        # not once per line (it was most of a pane's render time).
+        self._style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if self.live:
             offset = max(0, self.line_count - self.size.height)
             y += offset
+        style = self._style if self._style is not None else self.rich_style
         strip = self._line(y)
         if strip is None:
-            return Strip.blank(width, self.rich_style)
-        return strip.crop_extend(0, width, None).apply_style(self.rich_style)
+            return Strip.blank(width, style)
+        if strip.cell_length != width:
+            strip = strip.crop_extend(0, width, None)
+        return strip.apply_style(style)
