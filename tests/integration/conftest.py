@@ -91,3 +91,17 @@ def write_profile(directory: Path, name: str, body: str) -> Path:
     path = directory / f"{name}.toml"
     path.write_text(textwrap.dedent(body).lstrip(), encoding="utf-8")
     return path
+
+
+def write_long_demo_profile(directory: Path) -> Path:
+    """The demo model, never stopping early: n = 4 samples of 960 tokens (its context: 1024).
+    Long enough to kill something mid-stream, short enough for CI."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "demo-long.toml"
+    path.write_text(
+        'extends = "demo"\n'
+        "[sampling]\nn = 4\nmax_tokens = 960\ntemperature = 0.8\n"
+        "[sampling.extra]\nmin_tokens = 960\nignore_eos = true\n"
+        "[engine]\nmax_num_seqs = 4\nmax_model_len = 1024\n"
+    )
+    return path

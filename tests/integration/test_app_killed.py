@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.integration.conftest import write_long_demo_profile
 from tests.ui.scenarios_shell import gpu_sample
 from workbench.app import create_app
 from workbench.chat.model import AssistantTurn
@@ -75,18 +76,6 @@ def _streamed_chars(chats: Path) -> int:
     return sum(len(s.reasoning) + len(s.content) for s in turns[-1].samples)
 
 
-def _long_profile(directory: Path) -> Path:
-    directory.mkdir(parents=True)
-    path = directory / "demo-long.toml"
-    path.write_text(
-        'extends = "demo"\n'
-        "[sampling]\nn = 4\nmax_tokens = 960\ntemperature = 0.8\n"
-        "[sampling.extra]\nmin_tokens = 960\nignore_eos = true\n"
-        "[engine]\nmax_num_seqs = 4\nmax_model_len = 1024\n"
-    )
-    return path
-
-
 async def test_app_killed_mid_stream_leaves_no_engine_and_the_chat_restores(
     tmp_path: Path,
 ) -> None:
@@ -102,7 +91,7 @@ async def test_app_killed_mid_stream_leaves_no_engine_and_the_chat_restores(
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
     app = subprocess.Popen(
-        [sys.executable, "-m", "workbench", str(_long_profile(tmp_path / "profiles"))],
+        [sys.executable, "-m", "workbench", str(write_long_demo_profile(tmp_path / "profiles"))],
         stdin=slave,
         stdout=slave,
         stderr=slave,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from tests.integration.conftest import write_long_demo_profile
 from workbench.app import create_app
 from workbench.chat.model import AssistantTurn
 from workbench.engine.service import VllmEngineService
@@ -109,19 +110,6 @@ async def test_demo_profile_loads_chats_and_quits_cleanly(tmp_path: Path) -> Non
     assert not survivors, f"engine processes survived quitting: {survivors}"
 
 
-def _long_demo_profile(directory: Path) -> Path:
-    """The demo model, never stopping early: n = 4 samples of 960 tokens (its context: 1024)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "demo-long.toml"
-    path.write_text(
-        'extends = "demo"\n'
-        "[sampling]\nn = 4\nmax_tokens = 960\ntemperature = 0.8\n"
-        "[sampling.extra]\nmin_tokens = 960\nignore_eos = true\n"
-        "[engine]\nmax_num_seqs = 4\nmax_model_len = 1024\n"
-    )
-    return path
-
-
 async def _until(pilot: object, condition: object, timeout_s: float) -> float:
     """Seconds until ``condition()`` held (polling every 20 ms); fails after ``timeout_s``."""
     loop = asyncio.get_running_loop()
@@ -146,7 +134,7 @@ async def test_engine_killed_idle_then_mid_stream_is_pushed_to_the_screen(
     app = create_app(
         engine=engine,
         sampler=make_sampler(),
-        initial_profile=str(_long_demo_profile(tmp_path / "profiles")),
+        initial_profile=str(write_long_demo_profile(tmp_path / "profiles")),
         autoload=True,
         project_dir=REPO_ROOT / "profiles",
         user_dir=tmp_path / "user-profiles",
