@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +25,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.child import run_child  # noqa: E402
 
 PROMPT = "What is 23+58? Explain every step."
 SIZE = (160, 48)
@@ -139,13 +140,8 @@ asyncio.run(main())
 
 def rss_run(turns: int, tokens: int) -> dict[str, Any]:
     code = _RSS_CHILD % {"repo": str(REPO), "turns": turns, "tokens": tokens}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False
-    )
-    for line in done.stdout.splitlines():
-        if line.startswith("BENCH "):
-            return json.loads(line[6:])  # type: ignore[no-any-return]
-    raise SystemExit(f"rss run failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = run_child(code, cwd=REPO, what="rss run failed")
+    return result
 
 
 def main() -> None:

@@ -27,6 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.child import run_child  # noqa: E402
+
 HEAVY = ("vllm", "torch", "transformers")
 
 _HEADLESS = r"""
@@ -85,13 +87,10 @@ def _env(workdir: Path) -> dict[str, str]:
 def headless(start: str, workdir: Path) -> dict[str, object]:
     code = _HEADLESS % {"heavy": HEAVY, "start": start}
     env = {**_env(workdir), "BENCH_T0": repr(time.time())}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=workdir
+    result: dict[str, object] = run_child(
+        code, cwd=workdir, env=env, what="no first paint reported"
     )
-    for line in done.stdout.splitlines():
-        if line.startswith("BENCH "):
-            return json.loads(line[6:])  # type: ignore[no-any-return]
-    raise SystemExit(f"no first paint reported:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return result
 
 
 def in_terminal(start: str, marker: str, workdir: Path) -> float:
