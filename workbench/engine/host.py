@@ -28,6 +28,7 @@ from workbench.engine.sampling import SampleTracker
 
 BATCH_INTERVAL_S = 0.02  # at most ~50 writes/s; the UI renders at 10-30 Hz
 CPU_ENGINE_NICENESS = 19
+"""The CPU engine's niceness, for its threads and its session's autogroup (children inherit)."""
 AUTOGROUP = Path("/proc/self/autogroup")
 
 
@@ -57,7 +58,6 @@ def lower_cpu_priority(autogroup: Path = AUTOGROUP) -> str:
     return f"CPU engine: {', '.join(done)}, so the UI stays responsive"
 
 
-"""How much lower than the app the CPU engine runs (os.nice; its children inherit it)."""
 WATCH_INTERVAL_S = 0.5
 
 
