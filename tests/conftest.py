@@ -72,12 +72,6 @@ def orphan(tmp_path: Path) -> Iterator[tuple[EngineRegistry, int, int]]:
 
     from workbench.engine.lifetime import EngineRecord, EngineRegistry
 
-    def running(pid: int) -> bool:
-        try:
-            return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-        except psutil.Error:
-            return False
-
     script = (
         "import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', "
         "'import time; time.sleep(600)']); print(c.pid, flush=True); time.sleep(600)"
@@ -106,6 +100,16 @@ def orphan(tmp_path: Path) -> Iterator[tuple[EngineRegistry, int, int]]:
     (registry.directory / f"{host.pid}.json").write_text(record.to_json())
     yield registry, host.pid, child_pid
     for pid in (host.pid, child_pid):
-        if running(pid):
+        if process_running(pid):
             os.kill(pid, signal.SIGKILL)
     host.wait()
+
+
+def process_running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie has exited and freed its memory already)."""
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False

@@ -17,9 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
+from tests.conftest import process_running
 from tests.integration.conftest import write_long_demo_profile
 from tests.ui.scenarios_shell import gpu_sample
 from workbench.app import create_app
@@ -34,13 +34,6 @@ pytestmark = [pytest.mark.engine]
 
 REPO = Path(__file__).resolve().parents[2]
 LOAD_TIMEOUT_S = 240
-
-
-def _running(pid: int) -> bool:
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False
 
 
 def _until(condition: object, timeout_s: float, what: str) -> object:
@@ -118,7 +111,7 @@ async def test_app_killed_mid_stream_leaves_no_engine_and_the_chat_restores(
         )
         assert isinstance(record, dict)
         pids = [int(pid) for pid in record["pids"]]
-        assert record["app_pid"] == app.pid and all(_running(pid) for pid in pids)
+        assert record["app_pid"] == app.pid and all(process_running(pid) for pid in pids)
         time.sleep(1.0)  # the chat input has the keyboard once the engine is ready
         os.write(master, b"Tell me a long story\r")
         _until(lambda: _streamed_chars(data / "chats") > 200, 120, "the reply was autosaved")
@@ -126,7 +119,7 @@ async def test_app_killed_mid_stream_leaves_no_engine_and_the_chat_restores(
         app.kill()  # SIGKILL: no cleanup code of the app runs
         app.wait()
         survivors = _until(
-            lambda: [pid for pid in pids if _running(pid)] == [] or None,
+            lambda: [pid for pid in pids if process_running(pid)] == [] or None,
             10.0,
             "every engine process died with the app",
         )
@@ -139,7 +132,7 @@ async def test_app_killed_mid_stream_leaves_no_engine_and_the_chat_restores(
         if app.poll() is None:
             app.kill()
         for pid in pids:
-            if _running(pid):
+            if process_running(pid):
                 os.kill(pid, signal.SIGKILL)
         os.close(master)
 

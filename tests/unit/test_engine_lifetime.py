@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 
+from tests.conftest import process_running
 from workbench.engine.lifetime import EngineRecord, EngineRegistry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,21 +46,14 @@ APP = textwrap.dedent(
 )
 
 
-def _running(pid: int) -> bool:
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False
-
-
 def _wait_gone(pids: list[int], timeout_s: float) -> list[int]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        alive = [pid for pid in pids if _running(pid)]
+        alive = [pid for pid in pids if process_running(pid)]
         if not alive:
             return []
         time.sleep(0.05)
-    return [pid for pid in pids if _running(pid)]
+    return [pid for pid in pids if process_running(pid)]
 
 
 def _start_app() -> tuple[subprocess.Popen[str], int, int]:
@@ -78,14 +72,14 @@ def _start_app() -> tuple[subprocess.Popen[str], int, int]:
 def test_host_and_its_children_die_when_the_app_is_killed() -> None:
     app, host_pid, child_pid = _start_app()
     try:
-        assert _running(host_pid) and _running(child_pid)
+        assert process_running(host_pid) and process_running(child_pid)
         assert os.getpgid(child_pid) == host_pid  # the engine processes are in the host's group
         app.kill()  # SIGKILL: the app runs no cleanup at all
         app.wait()
         assert _wait_gone([host_pid, child_pid], timeout_s=3.0) == []
     finally:
         for pid in (host_pid, child_pid):
-            if _running(pid):
+            if process_running(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
