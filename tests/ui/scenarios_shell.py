@@ -259,6 +259,47 @@ def profiles_with_invalid(root: Path) -> Scenario:
     return Scenario(app, run_before, dirs)
 
 
+TEAMMATE_PROFILE = """\
+[meta]
+description = "From a teammate: Qwen3-8B, not downloaded here"
+
+[model]
+id = "Qwen/Qwen3-8B"
+
+[engine]
+max_model_len = 32768
+"""
+
+
+def profiles_fit_on_named_gpu(root: Path) -> Scenario:
+    """The Profiles tab on an RTX 4090, asked (g) whether the profiles fit an A100 80GB; one
+    profile is a teammate's whose model is not on this machine, estimated from [model.facts]."""
+    import tomli_w
+
+    from workbench.estimate.facts import read_model_facts
+    from workbench.estimate.facts_table import facts_to_table
+
+    app, dirs = build_app(root)
+    facts = facts_to_table(
+        read_model_facts(REFERENCE_MODELS / "Qwen__Qwen3-8B"), model="Qwen/Qwen3-8B"
+    )
+    (dirs.project / "teammate-qwen3.toml").write_text(
+        TEAMMATE_PROFILE + "\n" + tomli_w.dumps({"model": {"facts": facts}})
+    )
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("down", "down")  # llama-8b-128k
+        await pilot.press("g")
+        await settle(pilot)
+        for key in "A100 80GB":
+            await pilot.press("space" if key == " " else key)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    return Scenario(app, run_before, dirs)
+
+
 def tuner_fitting(root: Path) -> Scenario:
     """The Tuner on qwen2.5-7b-chat: 16k context fits a 24 GB card."""
     app, dirs = build_app(root, initial_profile="qwen2.5-7b-chat")

@@ -14,6 +14,7 @@ from tests.ui.scenarios_shell import (
     gauge_no_gpu,
     load_failure,
     loading_in_progress,
+    profiles_fit_on_named_gpu,
     profiles_with_invalid,
     tuner_after_load,
     tuner_fitting,
@@ -33,8 +34,19 @@ def test_profiles_with_one_invalid(snap_compare: SnapCompare, tmp_path: Path) ->
     """You should see five profiles: the packaged demo (origin "built-in") and qwen-n4 (user)
     and qwen2.5-7b-chat badged "✔ fits", llama-8b-128k badged "✖ too big", and broken
     "✖ invalid" with its one-line error naming project/broken.toml line 8 and the hint
-    `max_model_len`; the detail pane repeats it."""
+    `max_model_len`; the detail pane repeats it; the footer offers "g GPU fit…"."""
     assert _compare(snap_compare, profiles_with_invalid, tmp_path)
+
+
+def test_profiles_fit_on_a_named_gpu(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see the Profiles table with a new last column "On A100-SXM4-80GB" after g
+    (the description column narrower to make room): llama-8b-128k (selected) "✖ too big" on
+    this RTX 4090 but "◐ tight" on the A100, and the detail pane giving both reasons (one
+    131072-token request needs 16 GiB of KV here, largest that fits 43392; the A100's KV holds
+    3.48 such requests where n=4 needs 4); teammate-qwen3, whose model is not on this machine,
+    "✔ fits" in both columns (from its [model.facts]), not "? n/a"; broken "✖ invalid" in both;
+    the footer offers "g GPU fit…"."""
+    assert _compare(snap_compare, profiles_fit_on_named_gpu, tmp_path)
 
 
 def test_tuner_fitting(snap_compare: SnapCompare, tmp_path: Path) -> None:

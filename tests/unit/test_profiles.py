@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.hub_server import safetensors_header_only
 from workbench.cli import main
 from workbench.profiles import (
     BUILTIN_DEMO_MODEL_DIR,
@@ -251,8 +252,24 @@ def _fake_hf_cache(cache: Path, repo: str, commit: str, branch: str = "main") ->
     snapshot = repo_dir / "snapshots" / commit
     snapshot.mkdir(parents=True)
     shutil.copy(QWEN_06B / "config.json", snapshot / "config.json")
+    header, _ = safetensors_header_only({"model.norm.weight": ("BF16", [1024])})
+    (snapshot / "model.safetensors").write_bytes(header)
     write(repo_dir / "refs" / branch, commit)
     return snapshot
+
+
+def test_hf_cache_snapshot_with_only_metadata_is_not_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An estimate that read config.json and the shard index from the Hub leaves them in the HF
+    cache; that must not make the model look downloaded (loading it would fail)."""
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    snapshot = _fake_hf_cache(cache, "Qwen/Qwen3-0.6B", "a" * 40)
+    (snapshot / "model.safetensors").unlink()
+    write(snapshot / "model.safetensors.index.json", '{"metadata": {"total_size": 1}}')
+    with pytest.raises(ProfileError, match="Qwen/Qwen3-0.6B is not on this machine"):
+        resolve_model_dir(ModelSection(id="Qwen/Qwen3-0.6B"), tmp_path)
 
 
 def test_hf_cache_lookup_honours_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -53,7 +53,8 @@ def _serve_view(data: dict[str, Any]) -> dict[str, Any]:
     """The part of profile data that `vllm serve` can express."""
     chat = data.get("chat", {})
     return {
-        "model": data["model"],
+        # [model.facts] describe the model for the estimator; `vllm serve` reads the model itself
+        "model": {k: v for k, v in data["model"].items() if k != "facts"},
         "engine": data.get("engine", {}),
         "sampling": {
             k: v for k, v in data.get("sampling", {}).items() if k in GENERATION_CONFIG_KEYS
@@ -73,7 +74,7 @@ def test_profile_to_serve_to_profile_is_identity(path: Path) -> None:
     assert parsed.dropped == []
     assert _serve_view(parsed.data) == _serve_view(loaded.data)
     rebuilt = Profile.model_validate(parsed.data)
-    assert rebuilt.model == loaded.profile.model
+    assert rebuilt.model == loaded.profile.model.model_copy(update={"facts": None})
     assert rebuilt.engine == loaded.profile.engine
 
 
@@ -336,8 +337,11 @@ def test_import_with_consent_force_and_backup(
     capsys.readouterr()
     assert main(["profiles", "import", str(shared), "--trust-profile"]) == 2
     assert "already exists" in one_line(capsys.readouterr().err)
+    first = (user_dir / "risky.toml").read_text()
+    write(shared, '[model]\nid = "a/c"\ntrust_remote_code = true\n')
     assert main(["profiles", "import", str(shared), "--trust-profile", "--force"]) == 0
-    assert (user_dir / "risky.toml.bak").exists()
+    assert (user_dir / "risky.toml.bak").read_text() == first  # the replaced version is kept
+    assert load_profile(user_dir / "risky.toml").profile.model.id == "a/c"
     assert main(["profiles", "import", str(shared), "--trust-profile", "--name", "other"]) == 0
     assert (user_dir / "other.toml").exists()
 
@@ -385,7 +389,9 @@ def test_new_under_model_root_uses_the_id(
     monkeypatch.setenv("WORKBENCH_MODEL_DIR", str(root))
     assert main(["profiles", "new", "q", "--from", str(root / "Qwen" / "Qwen3-0.6B")]) == 0
     saved = tomllib.loads((user_dir / "q.toml").read_text())
+    facts = saved["model"].pop("facts")  # written from the model: estimates without it
     assert saved["model"] == {"id": "Qwen/Qwen3-0.6B"}
+    assert facts["model"] == "Qwen/Qwen3-0.6B" and facts["num_hidden_layers"] == 28
     assert load_profile(user_dir / "q.toml").model_dir == root / "Qwen" / "Qwen3-0.6B"
 
 

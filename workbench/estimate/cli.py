@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from workbench.estimate.facts import ModelFacts
     from workbench.estimate.gpus import GpuSpec
     from workbench.estimate.model import Estimate, EstimateSettings
+    from workbench.estimate.resolve import ResolvedFacts
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,8 +34,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "target",
-        metavar="PROFILE|MODEL_DIR",
-        help="profile name or .toml path, or a model directory with config.json",
+        metavar="PROFILE|MODEL_DIR|ORG/NAME",
+        help="profile name or .toml path, a model directory with config.json, or a Hub id "
+        "(its config.json and safetensors headers are read, never its weights)",
     )
     device = parser.add_mutually_exclusive_group()
     device.add_argument(
@@ -68,8 +70,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-n", type=int, metavar="N", dest="n", help="samples per request that must fit at once"
     )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="never ask the Hub for a model's metadata (as HF_HUB_OFFLINE=1)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
+
+    from workbench.estimate.facts_cli import register_under_profiles
+
+    register_under_profiles(subparsers)
 
 
 def _fail(message: str) -> Exception:
@@ -139,29 +150,56 @@ def _device(args: argparse.Namespace) -> tuple[GpuSpec, str]:
 
 
 def _load(
-    target: str, gpu_name: str | None
-) -> tuple[ModelFacts, EstimateSettings, str, dict[str, str]]:
-    """Model facts, settings, a description and the profile's [env], from a model directory
-    or a profile with the [gpu_overrides] for ``gpu_name`` applied."""
+    target: str, gpu_name: str | None, *, offline: bool | None
+) -> tuple[ResolvedFacts, EstimateSettings, str, dict[str, str]]:
+    """Model facts, settings, a description and the profile's [env], from a model directory,
+    a profile (with the [gpu_overrides] for ``gpu_name`` applied) or a Hub id ``ORG/NAME``."""
     from workbench.estimate.facts import read_model_facts
     from workbench.estimate.model import EstimateSettings
+    from workbench.estimate.resolve import ResolvedFacts, resolve_facts
 
     path = Path(target).expanduser()
     if path.is_dir():
-        return read_model_facts(path), EstimateSettings(), str(path), {}
+        return ResolvedFacts(read_model_facts(path), "model"), EstimateSettings(), str(path), {}
     from workbench.profiles import ProfileError, load_profile
 
+    if _looks_like_repo_id(target) and not path.exists():
+        return _load_repo_id(target, offline=offline), EstimateSettings(), target, {}
     try:
         loaded = load_profile(target, gpu_name=gpu_name)
     except ProfileError as exc:
         raise _fail(str(exc)) from None
-    if loaded.model_dir is None:
-        raise _fail(f"profile {loaded.name}: {loaded.model_error or 'model not found'}")
     settings = EstimateSettings.from_profile(loaded.profile)
     source = f"profile {loaded.name}"
     if loaded.applied_gpu_override:
         source += f' (with [gpu_overrides."{loaded.applied_gpu_override}"])'
-    return read_model_facts(loaded.model_dir), settings, source, dict(loaded.profile.env)
+    resolved = resolve_facts(loaded, hub=True, offline=offline)
+    return resolved, settings, source, dict(loaded.profile.env)
+
+
+def _looks_like_repo_id(target: str) -> bool:
+    """``ORG/NAME`` as the Hub spells ids (not a path to a .toml file)."""
+    import re
+
+    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", target)) and not target.endswith(".toml")
+
+
+def _load_repo_id(repo_id: str, *, offline: bool | None) -> ResolvedFacts:
+    """A Hub id: the local copy when there is one ($WORKBENCH_MODEL_DIR, HF cache), else the
+    Hub's metadata files."""
+    from workbench.estimate.facts import read_model_facts
+    from workbench.estimate.hub import fetch_hub_facts
+    from workbench.estimate.resolve import ResolvedFacts
+    from workbench.profiles import ModelSection, ProfileError, resolve_model_dir
+
+    try:
+        local = resolve_model_dir(ModelSection(id=repo_id), Path.cwd())
+    except ProfileError:
+        local = None
+    if local is not None:
+        return ResolvedFacts(read_model_facts(local), "model")
+    found = fetch_hub_facts(repo_id, offline=offline)
+    return ResolvedFacts(found.facts, "hub", notes=found.notes, commit=found.commit)
 
 
 def _gib(value: int) -> str:
@@ -175,11 +213,13 @@ def render_table(
     source: str,
     device: str,
     lowest_utilization: float | None = None,
+    facts_words: str | None = None,
 ) -> str:
     """The human-readable report."""
     weights_note = "" if result.weights_exact else "  (estimated from config: no weight files)"
     rows = [
         f"model      {source}  [{facts.architecture}, {facts.quantization or 'unquantized'}]",
+        *([f"facts      from {facts_words}"] if facts_words else []),
         f"device     {device}",
         f"settings   max_model_len={result.max_model_len}  "
         f"gpu_memory_utilization={settings.gpu_memory_utilization}  "
@@ -219,14 +259,15 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``workbench estimate``."""
     from workbench.estimate.calibration import CalibrationStore
     from workbench.estimate.errors import EstimateError
-    from workbench.estimate.model import estimate, settings_for_device
+    from workbench.estimate.model import EstimateWarning, estimate, settings_for_device
     from workbench.estimate.solver import smallest_utilization
 
     try:
         gpu, device = _device(args)
-        facts, settings, source, profile_env = _load(
-            args.target, gpu.name if gpu.device == "cuda" else None
+        resolved, settings, source, profile_env = _load(
+            args.target, gpu.name if gpu.device == "cuda" else None, offline=args.offline or None
         )
+        facts = resolved.facts
         settings = replace(settings, **_overrides(args))
         settings, note = settings_for_device(settings, gpu, profile_env=profile_env)
         if gpu.device == "cuda" and (args.gpu or args.gpu_mem):
@@ -236,8 +277,12 @@ def run(args: argparse.Namespace) -> int:
             device += f", {count} of them" if count > 1 else ""
         store = CalibrationStore()
         result = estimate(facts, gpu, settings, calibration=store)
+        notes = [EstimateWarning("model_facts", text) for text in resolved.notes]
         if note is not None:
-            result = replace(result, warnings=(*result.warnings, note))
+            notes.append(note)
+        result = replace(
+            result, warnings=(*result.warnings, *notes), facts_from=resolved.origin
+        )
         lowest = None
         if gpu.device == "cuda" and settings.kv_cache_memory_bytes is None:
             lowest = smallest_utilization(facts, gpu, settings, calibration=store)
@@ -246,6 +291,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         payload = {
             "model": source,
+            "facts_source": resolved.described,
+            "facts_commit": resolved.commit,
             "device_source": device,
             "architecture": facts.architecture,
             "quantization": facts.quantization,
@@ -257,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(payload, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(render_table(result, facts, settings, source, device, lowest))
+        print(render_table(result, facts, settings, source, device, lowest, resolved.described))
     return 0
 
 

@@ -68,6 +68,8 @@ class ModelFacts:
     max_len_from_config: bool = True
     """False when config.json names no length (vLLM then accepts any max_model_len)."""
     quantization: str | None = None
+    quantization_bits: float | None = None
+    """Nominal bits per weight of the quantization method (informational)."""
     checkpoint_kv_cache_dtype: str | None = None
     """KV dtype the checkpoint asks for (ModelOpt "kv_cache_quant_algo": "FP8" → "fp8")."""
     weights_bytes: int | None = None
@@ -182,6 +184,17 @@ def _weight_bits(method: str | None, cfg: dict[str, Any]) -> float:
     return 16.0
 
 
+def _nominal_bits(method: str | None, cfg: dict[str, Any]) -> float | None:
+    """Bits per weight the quantization method names (no scales); None when unquantized."""
+    if method is None:
+        return None
+    qcfg = cfg.get("quantization_config") or {}
+    bits = qcfg.get("bits") or qcfg.get("w_bit") or qcfg.get("num_bits")
+    if isinstance(bits, int | float) and not isinstance(bits, bool) and bits > 0:
+        return float(bits)
+    return {"fp8": 8.0, "modelopt": 8.0, "fbgemm_fp8": 8.0, "mxfp4": 4.0}.get(method)
+
+
 def estimate_weight_bytes(
     facts_cfg: dict[str, Any],
     layers: int,
@@ -203,10 +216,45 @@ def estimate_weight_bytes(
     )
     moe_inter = int(facts_cfg.get("moe_intermediate_size") or intermediate)
     mlp = 3 * hidden * (moe_inter * experts if experts else intermediate)
-    embed = vocab * hidden * (1 if facts_cfg.get("tie_word_embeddings") else 2)
+    embed = vocab * hidden * (1 if _tied_embeddings(facts_cfg) else 2)
     linear_params = layers * (attn + mlp)
     bits = _weight_bits(method, facts_cfg)
-    return int(linear_params * bits / 8 + embed * 2)
+    return int(
+        linear_params * bits / 8
+        + (embed + _small_params(facts_cfg, layers, hidden, heads, kv_heads, head_dim, experts)) * 2
+    )
+
+
+def _tied_embeddings(cfg: dict[str, Any]) -> bool:
+    """tie_word_embeddings, defaulting as transformers' config class for the model type does
+    (Gemma's default is tied; Llama's and Qwen's are not)."""
+    value = cfg.get("tie_word_embeddings")
+    if value is None:
+        return str(cfg.get("model_type", "")).startswith("gemma")
+    return bool(value)
+
+
+def _small_params(
+    cfg: dict[str, Any],
+    layers: int,
+    hidden: int,
+    heads: int,
+    kv_heads: int,
+    head_dim: int,
+    experts: int,
+) -> int:
+    """Norm weights, attention biases, q/k norms and routers: unquantized parameters that the
+    shapes alone leave out (exact for Llama, Qwen2/2.5/3 and Gemma-2 checkpoints)."""
+    model_type = str(cfg.get("model_type", ""))
+    norms_per_layer = 4 if model_type in ("gemma2", "gemma3", "gemma3_text") else 2
+    params = layers * norms_per_layer * hidden + hidden  # + the final norm
+    if model_type in ("qwen2", "qwen2_moe") or cfg.get("attention_bias"):
+        params += layers * (heads + 2 * kv_heads) * head_dim
+    if model_type in ("qwen3", "qwen3_moe"):
+        params += layers * 2 * head_dim  # q_norm and k_norm
+    if experts:
+        params += layers * hidden * experts  # the router
+    return params
 
 
 def _facts_from_config(
@@ -301,13 +349,16 @@ def _facts_from_config(
         derived_max_model_len=max_len.length,
         max_len_from_config=max_len.from_config,
         quantization=method,
+        quantization_bits=_nominal_bits(method, cfg),
         checkpoint_kv_cache_dtype=kv_dtype,
         weights_bytes=weights_bytes,
         weights_source=source_kind,
         num_experts=int(experts) if experts else None,
-        tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+        tie_word_embeddings=_tied_embeddings(cfg),
         source=source,
         extra={
+            "kv_lora_rank": cfg.get("kv_lora_rank") if is_mla else None,
+            "qk_rope_head_dim": cfg.get("qk_rope_head_dim") if is_mla else None,
             "moe_intermediate_size": cfg.get("moe_intermediate_size"),
             "experts_per_token": cfg.get("num_experts_per_tok") or cfg.get("experts_per_token"),
         },
@@ -350,10 +401,24 @@ def safetensors_tensor_bytes(path: Path, *, loaded_as_16bit: bool = False) -> in
             dtype = str(entry.get("dtype", ""))
         except (KeyError, TypeError, ValueError):
             raise EstimateError(f"{path}: malformed safetensors header entry {name!r}") from None
-        if loaded_as_16bit and dtype in ("F32", "F64"):
-            size = size // _SAFETENSORS_DTYPE_BYTES[dtype] * 2
-        total += size
+        total += loaded_tensor_bytes(dtype, size, loaded_as_16bit=loaded_as_16bit)
     return total
+
+
+def loaded_tensor_bytes(dtype: str, size: int, *, loaded_as_16bit: bool) -> int:
+    """Bytes one tensor of ``size`` bytes on disk takes once vLLM has loaded it."""
+    if loaded_as_16bit and dtype in ("F32", "F64"):
+        return size // _SAFETENSORS_DTYPE_BYTES[dtype] * 2
+    return size
+
+
+def is_quantized(config: Any, hf_quant: dict[str, Any] | None) -> bool:
+    """Whether config.json (or hf_quant_config.json) names a quantization method."""
+    return isinstance(config, dict) and bool(
+        (config.get("text_config") or config).get("quantization_config")
+        or config.get("quantization_config")
+        or hf_quant
+    )
 
 
 def read_weights_bytes(
@@ -385,14 +450,31 @@ def read_model_facts(model_dir: Path) -> ModelFacts:
     tokenizer_max = tokenizer_max_length(model_dir)
     hf_quant_path = model_dir / "hf_quant_config.json"
     hf_quant = _read_json(hf_quant_path) if hf_quant_path.is_file() else None
-    quantized = isinstance(config, dict) and bool(
-        (config.get("text_config") or config).get("quantization_config")
-        or config.get("quantization_config")
-        or hf_quant
+    weights, weights_source = read_weights_bytes(
+        model_dir, loaded_as_16bit=not is_quantized(config, hf_quant)
     )
-    weights, weights_source = read_weights_bytes(model_dir, loaded_as_16bit=not quantized)
+    return facts_from_files(
+        config,
+        weights,
+        weights_source,
+        source=str(config_path),
+        tokenizer_max=tokenizer_max,
+        hf_quant=hf_quant,
+    )
+
+
+def facts_from_files(
+    config: Any,
+    weights_bytes: int | None,
+    weights_source: WeightsSource | None,
+    *,
+    source: str,
+    tokenizer_max: int | None,
+    hf_quant: dict[str, Any] | None,
+) -> ModelFacts:
+    """Facts from a model's files however they were fetched (a directory, the Hub)."""
     facts = _facts_from_config(
-        config, weights, source=str(config_path), tokenizer_max=tokenizer_max, hf_quant=hf_quant
+        config, weights_bytes, source=source, tokenizer_max=tokenizer_max, hf_quant=hf_quant
     )
     if weights_source is not None:
         from dataclasses import replace

@@ -47,6 +47,7 @@ WarningKind = Literal[
     "gpu_busy",
     "block_size_forced",
     "kv_budget_from_env",
+    "model_facts",
 ]
 BLOCKING_WARNINGS: dict[WarningKind, str] = {
     "gpu_busy": "not enough free memory on the GPU for total × gpu_memory_utilization",
@@ -137,6 +138,9 @@ class Estimate:
     warnings: tuple[EstimateWarning, ...] = ()
     calibrated_from_loads: int = 0
     weights_exact: bool = True
+    facts_from: str = "model"
+    """Where the model's numbers came from: "model" (its files), "profile" ([model.facts]),
+    "hub" (the Hub's metadata files)."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``workbench estimate --json``)."""
@@ -466,30 +470,33 @@ def estimate_profile(
     gpu: GpuSpec | None,
     *,
     calibration: CalibrationStore | None = _USER_CALIBRATION,
+    hub: bool = False,
     **setting_overrides: Any,
 ) -> Estimate:
     """Estimate for a loaded profile; ``gpu`` None → CPU engine semantics.
 
     By default the user's calibration store (data_dir()/calibration.json) corrects the estimate
-    with earlier loads on the same GPU; ``calibration=None`` gives pure math.
+    with earlier loads on the same GPU; ``calibration=None`` gives pure math. The model's facts
+    come from ``workbench.estimate.resolve``: its files, else [model.facts], else (``hub``) the
+    Hub's metadata.
     """
-    from workbench.estimate.facts import read_model_facts
+    from workbench.estimate.resolve import resolve_facts
 
     if calibration is _USER_CALIBRATION:
         from workbench.estimate.calibration import CalibrationStore
 
         calibration = CalibrationStore()
-    if loaded.model_dir is None:
-        raise EstimateError(
-            f"profile {loaded.name}: {loaded.model_error or 'model directory not found'}"
-        )
-    model_dir = loaded.model_dir
-    facts = read_model_facts(model_dir)
+    resolved = resolve_facts(loaded, hub=hub)
     settings = replace(EstimateSettings.from_profile(loaded.profile), **setting_overrides)
     device = gpu or cpu_device()
     settings, note = settings_for_device(settings, device, profile_env=loaded.profile.env)
-    result = estimate(facts, device, settings, calibration=calibration)
-    return replace(result, warnings=(*result.warnings, note)) if note else result
+    result = estimate(resolved.facts, device, settings, calibration=calibration)
+    notes = [EstimateWarning("model_facts", text) for text in resolved.notes]
+    if note:
+        notes.append(note)
+    return replace(
+        result, warnings=(*result.warnings, *notes), facts_from=resolved.origin
+    )
 
 
 def settings_for_device(

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.profiles.schema import ModelSection
 
 EXIT_OK = 0
 EXIT_BAD_PROFILE = 2
@@ -56,13 +60,13 @@ def register(subparsers: Any) -> None:
         "--out", type=Path, metavar="PATH", help="write here instead of the user profiles dir"
     )
     new.add_argument("--force", action="store_true", help="replace an existing profile")
-    new.set_defaults(func=_cmd_new)
+    new.set_defaults(func=cmd_new)
 
     export = commands.add_parser("export", help="print a portable copy to share")
     export.add_argument("name", metavar="NAME")
     export.add_argument("--out", type=Path, metavar="PATH", help="write to a file, not stdout")
     export.add_argument("--force", action="store_true", help="replace an existing --out file")
-    export.set_defaults(func=_cmd_export)
+    export.set_defaults(func=cmd_export)
 
     imp = commands.add_parser("import", help="copy a shared profile into your user profiles")
     imp.add_argument("file", type=Path, metavar="FILE")
@@ -231,10 +235,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_BAD_PROFILE if failed else EXIT_OK
 
 
-def _cmd_new(args: argparse.Namespace) -> int:
+FactsTable = Callable[["ModelSection", "Path | None"], "dict[str, Any] | None"]
+"""Makes a [model.facts] table from the model's files (None: model not here). The estimator
+supplies it (``workbench.estimate.facts_cli``); profiles sit below the estimator."""
+
+
+def cmd_new(args: argparse.Namespace, facts_table: FactsTable | None = None) -> int:
     from workbench import paths
     from workbench.files import display_path
     from workbench.profiles import ProfileError, save_profile
+    from workbench.profiles.schema import ModelSection
     from workbench.profiles.share import new_profile_data
 
     target = args.out or paths.user_profiles_dir() / f"{args.name}.toml"
@@ -246,6 +256,10 @@ def _cmd_new(args: argparse.Namespace) -> int:
                 hint="pass --force to replace it (the old one is kept as .bak)",
             )
         data, notes = new_profile_data(args.model_dir, args.name)
+        if facts_table is not None:
+            table = facts_table(ModelSection.model_validate(data["model"]), args.model_dir)
+            if table is not None:
+                data["model"]["facts"] = table
         save_profile(target, data)
     except ProfileError as exc:
         return _fail(exc)
@@ -255,14 +269,19 @@ def _cmd_new(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
+def cmd_export(args: argparse.Namespace, facts_table: FactsTable | None = None) -> int:
     from workbench.files import display_path
     from workbench.profiles import ProfileError, load_profile, save_profile
     from workbench.profiles.share import export_profile
     from workbench.profiles.store import render_toml
 
     try:
-        exported = export_profile(load_profile(args.name))
+        loaded = load_profile(args.name)
+        exported = export_profile(loaded)
+        table = facts_table(loaded.profile.model, loaded.model_dir) if facts_table else None
+        if table is not None:
+            exported.data.setdefault("model", {})["facts"] = table
+            exported.notes.append("[model.facts] read from the model: the copy estimates anywhere")
         if args.out is not None:
             if args.out.exists() and not args.force:
                 raise ProfileError(

@@ -121,6 +121,15 @@ def _find_in_hf_cache(model_id: str, revision: str | None) -> tuple[Path | None,
         )
     except Exception:  # an id the hub library refuses (bad characters) is simply not cached
         return None, cache_dir
-    if isinstance(found, str):
+    if isinstance(found, str) and has_weight_files(Path(found).parent):
         return Path(found).parent, cache_dir
     return None, cache_dir
+
+
+WEIGHT_FILE_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.pt", "*.gguf")
+
+
+def has_weight_files(directory: Path) -> bool:
+    """Whether a cached snapshot holds weights, not only the metadata files an estimate reads
+    from the Hub (config.json, the shard index)."""
+    return any(next(directory.glob(pattern), None) is not None for pattern in WEIGHT_FILE_PATTERNS)

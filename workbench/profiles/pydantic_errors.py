@@ -40,6 +40,7 @@ _TYPE_HINTS = {
 # Common spellings of allowed values, from other tools' conventions.
 _ALIASES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32", "f16": "float16"}
 
+FACTS_HINT = "[model.facts] is written by `workbench profiles facts NAME --write`; rerun it"
 FIELD_HINTS: dict[KeyPath, str] = {
     ("engine", "gpu_memory_utilization"): "vLLM's own default is 0.92; 0.85-0.95 is usual",
     ("engine", "max_model_len"): "a token count such as 8192; remove it to use the model's maximum",
@@ -73,6 +74,8 @@ def _describe(error: Any, key: KeyPath, data: Mapping[str, Any]) -> tuple[str, s
     ctx = error.get("ctx") or {}
     field = _field_at(key)
     hint = FIELD_HINTS.get(_strip_indices(key)) or _field_hint(field)
+    if key[:2] == ("model", "facts"):
+        hint = (hint + "; " if hint else "") + FACTS_HINT
     if kind == "extra_forbidden":
         return _unknown_key(key, value)
     if kind == "missing":

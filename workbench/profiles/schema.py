@@ -55,6 +55,88 @@ class _Strict(BaseModel):
     )
 
 
+LayerType = Literal["full", "sliding", "mamba", "linear", "none"]
+
+
+class ModelFactsSection(_Strict):
+    """[model.facts]: what the memory estimate needs to know about the model, so a profile can be
+    estimated on a machine that has not downloaded it. Written by ``workbench profiles facts``
+    (and ``profiles new``, Tuner saves and exports) from the model's config.json and safetensors
+    headers; checked against the model whenever it is present (a mismatch is reported and the
+    model's own files win). Counts are for the whole model, not per GPU."""
+
+    model: str
+    """The model these facts describe: its Hub id (or directory name); a profile whose
+    [model] id differs is told its facts are stale."""
+    revision: str | None = None
+    """The Hub commit the files were read at, when known."""
+    architecture: str
+    """config.json ``architectures[0]``, e.g. "Qwen3ForCausalLM"."""
+    model_type: str
+    """config.json ``model_type``, e.g. "qwen3"."""
+    num_hidden_layers: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    num_attention_heads: int = Field(gt=0)
+    num_key_value_heads: int = Field(gt=0)
+    """KV heads (1 for MLA, whose latent is shared by all heads)."""
+    head_dim: int = Field(gt=0)
+    """K head size in elements; for MLA the cached latent: kv_lora_rank + qk_rope_head_dim."""
+    head_dim_v: int = Field(ge=0)
+    """V head size (0 for MLA)."""
+    vocab_size: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0)
+    max_model_len: int = Field(gt=0)
+    """The model's maximum length as vLLM derives it (tokens)."""
+    max_len_from_config: bool = True
+    """False when config.json names no length (vLLM then accepts any max_model_len)."""
+    torch_dtype: str
+    """Checkpoint dtype as vLLM resolves dtype="auto" ("bfloat16", "float16")."""
+    attention: Literal["full", "mla"] = "full"
+    kv_lora_rank: int | None = Field(default=None, gt=0)
+    """MLA only: the latent rank."""
+    qk_rope_head_dim: int | None = Field(default=None, gt=0)
+    """MLA only: the rotary part of each cached key."""
+    layer_types: list[LayerType] | None = None
+    """One entry per layer when not every layer is full attention (sliding window, Mamba)."""
+    sliding_window: int | None = Field(default=None, gt=0)
+    """Tokens a sliding layer keeps."""
+    quantization: str | None = None
+    """Quantization method from the checkpoint ("fp8", "awq", "mxfp4", ...); absent = none."""
+    quantization_bits: float | None = Field(default=None, gt=0)
+    """Bits per weight the method stores (informational; weight_bytes is what counts)."""
+    checkpoint_kv_cache_dtype: str | None = None
+    """KV dtype the checkpoint asks for ("fp8"), if any."""
+    weight_bytes: int | None = Field(default=None, gt=0)
+    """Exact bytes of all tensors as loaded, from the safetensors headers."""
+    weight_bytes_source: Literal["index", "headers", "config"] | None = None
+    """Where weight_bytes came from: the shard index, the file headers, or shapes (an estimate)."""
+    num_experts: int | None = Field(default=None, gt=0)
+    moe_intermediate_size: int | None = Field(default=None, gt=0)
+    experts_per_token: int | None = Field(default=None, gt=0)
+    tie_word_embeddings: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelFactsSection:
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(
+                f"num_attention_heads ({self.num_attention_heads}) is not a multiple of "
+                f"num_key_value_heads ({self.num_key_value_heads})"
+            )
+        if self.attention == "mla":
+            if self.kv_lora_rank is None or self.qk_rope_head_dim is None:
+                raise ValueError('attention = "mla" needs kv_lora_rank and qk_rope_head_dim')
+            if self.head_dim != self.kv_lora_rank + self.qk_rope_head_dim:
+                raise ValueError("for MLA head_dim must be kv_lora_rank + qk_rope_head_dim")
+        if self.layer_types is not None and len(self.layer_types) != self.num_hidden_layers:
+            raise ValueError(
+                f"layer_types has {len(self.layer_types)} entries for "
+                f"{self.num_hidden_layers} layers"
+            )
+        if self.layer_types and "sliding" in self.layer_types and self.sliding_window is None:
+            raise ValueError("sliding layers need sliding_window")
+        return self
+
+
 class ModelSection(_Strict):
     """[model]: which weights to load. Give ``id``, ``path`` or both (``path`` wins locally)."""
 
@@ -77,6 +159,8 @@ class ModelSection(_Strict):
     consent."""
     trust_remote_code: bool = False
     """Run Python code shipped with the model. Sharing: needs consent."""
+    facts: ModelFactsSection | None = None
+    """[model.facts]: the model's architecture numbers, for estimating without the model."""
 
     @model_validator(mode="after")
     def _id_or_path(self) -> ModelSection:

@@ -266,7 +266,8 @@ def new_profile_data(model_dir: Path, name: str) -> tuple[dict[str, Any], list[s
     if "<think>" in template or "enable_thinking" in template:
         engine["reasoning_parser"] = "qwen3" if model_type.startswith("qwen3") else "deepseek_r1"
         chat["enable_thinking"] = True
-        sampling.setdefault("max_tokens", 4096)
+        # room to think, and for the prompt within max_model_len
+        sampling.setdefault("max_tokens", min(4096, engine["max_model_len"] // 2))
         notes.append(f"the chat template thinks: reasoning_parser = {engine['reasoning_parser']!r}")
     data: dict[str, Any] = {
         "meta": {

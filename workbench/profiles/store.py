@@ -82,6 +82,8 @@ def save_profile(
         )
     backup: Path | None = None
     try:
+        if path.is_file() and path.read_bytes() == text.encode("utf-8"):
+            return None  # nothing changed: no write, no backup of an identical file
         if path.exists():
             backup = backup_path(path)
             write_atomic(backup, path.read_bytes())

@@ -72,14 +72,18 @@ class ProfilesDiscovered(Message):
 
 
 class FitEstimated(Message):
-    """The estimator produced a fit verdict for one profile on this machine."""
+    """The estimator produced a fit verdict for one profile on this machine, or (``column``
+    "other") on the GPU the user named."""
 
-    def __init__(self, name: str, path: str, verdict: str, detail: str) -> None:
+    def __init__(
+        self, name: str, path: str, verdict: str, detail: str, column: str = "fit"
+    ) -> None:
         super().__init__()
         self.name = name
         self.path = path
         self.verdict = verdict
         self.detail = detail
+        self.column = column
 
 
 class EstimateComputed(Message):

@@ -65,6 +65,28 @@ def fit_verdict(loaded: LoadedProfile, gpu: GpuSpec | None) -> tuple[str, str]:
     return result.verdict, result.reason
 
 
+def fit_verdict_on(
+    path: Path, gpu: GpuSpec, project_dir: Path | None, user_dir: Path | None
+) -> tuple[str, str]:
+    """(verdict, reason) for the profile at ``path`` on a GPU that is not this machine's: its
+    [gpu_overrides] for that GPU applied, and as many of them as tensor × pipeline parallel
+    size asks for (as ``workbench estimate --gpu`` does)."""
+    from dataclasses import replace
+
+    from workbench.profiles import ProfileError
+
+    try:
+        loaded = find_profile(str(path), project_dir, user_dir, gpu)
+    except ProfileError as error:
+        return "invalid", str(error).splitlines()[0]
+    engine = loaded.profile.engine
+    count = engine.tensor_parallel_size * engine.pipeline_parallel_size
+    verdict, reason = fit_verdict(loaded, replace(gpu, count=count, free_bytes=None))
+    if loaded.applied_gpu_override and verdict != "unknown":
+        reason += f' (with [gpu_overrides."{loaded.applied_gpu_override}"])'
+    return verdict, reason
+
+
 def save_and_reload(
     loaded: LoadedProfile, data: dict[str, Any]
 ) -> tuple[Path | None, LoadedProfile]:
@@ -78,9 +100,14 @@ def save(loaded: LoadedProfile, data: dict[str, Any]) -> Path | None:
 
     ``loaded.data`` has this GPU's [gpu_overrides] applied, so the override's keys are written
     back into that table; otherwise a fix made on an overridden GPU would change only the base
-    values and the override would still win."""
+    values and the override would still win. With the model on this machine, [model.facts] is
+    refreshed from its files on the way (so the saved profile estimates anywhere)."""
+    from workbench.estimate.resolve import local_facts_table
     from workbench.profiles import save_profile
 
+    table = local_facts_table(loaded.profile.model, loaded.model_dir)
+    if table is not None:
+        data = {**data, "model": {**data.get("model", {}), "facts": table}}
     backup = save_profile(
         loaded.path,
         data,

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 
 from workbench.files import display_path
 from workbench.ui.format import VERDICT_BADGES, without_path
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from workbench.estimate import GpuSpec
     from workbench.profiles import DiscoveredProfile, LoadedProfile
 
+DESCRIPTION_WIDTH = 70
+
+
 def fit_badge(verdict: str) -> Text:
     """The coloured badge for an estimator verdict."""
     label, _, style = VERDICT_BADGES.get(verdict, VERDICT_BADGES["unknown"])
@@ -34,10 +38,12 @@ def fit_badge(verdict: str) -> Text:
 
 
 class ProfilesView(Vertical):
-    """A table of profiles. Enter/l loads, t tunes, d duplicates, x exports, r rescans."""
+    """A table of profiles. Enter/l loads, t tunes, d duplicates, x exports, r rescans,
+    g adds a fit column for a GPU you name ("fits on an RTX 4090?")."""
 
     BINDINGS = [
         Binding("l", "load_selected", "Load"),
+        Binding("g", "fit_on_gpu", "GPU fit…"),
         Binding("t", "tune_selected", "Tune"),
         Binding("d", "duplicate_selected", "Copy"),
         Binding("x", "export_selected", "Export"),
@@ -58,13 +64,17 @@ class ProfilesView(Vertical):
         self.gpu = gpu
         self.profiles: list[DiscoveredProfile] = []
         self.verdicts: dict[str, str] = {}
+        self.details: dict[tuple[str, str], tuple[str, str]] = {}
+        """(column, path) → (verdict, reason) of every fit estimated, for the detail line."""
+        self.other_gpu: GpuSpec | None = None
+        """The GPU named with g: a second fit column answers "would it fit there?"."""
 
     def compose(self) -> ComposeResult:
         table: DataTable[Text | str] = DataTable(id="profiles-table", cursor_type="row")
         table.add_column("Name", key="name", width=22)
         table.add_column("Fit", key="fit", width=11)
         table.add_column("Origin", key="origin", width=22)
-        table.add_column("Description / problem", key="description", width=70)
+        table.add_column("Description / problem", key="description", width=DESCRIPTION_WIDTH)
         yield table
         yield Static("", id="profiles-detail")
 
@@ -97,10 +107,20 @@ class ProfilesView(Vertical):
             for row, profile in enumerate(self.profiles):
                 if profile.path == selected:
                     table.move_cursor(row=row)
-        self._estimate_fits([p for p in self.profiles if p.loaded is not None])
+        valid = [p for p in self.profiles if p.loaded is not None]
+        self._estimate_fits(valid)
+        if self.other_gpu is not None:
+            self._estimate_other_fits(valid, self.other_gpu)
         self._show_detail()
 
-    def _row(self, profile: DiscoveredProfile) -> tuple[Text, Text, Text, Text]:
+    def _row(self, profile: DiscoveredProfile) -> tuple[Text, ...]:
+        cells = self._base_row(profile)
+        if self.other_gpu is None:
+            return cells
+        other = "invalid" if profile.loaded is None else "pending"
+        return (*cells, fit_badge(other))
+
+    def _base_row(self, profile: DiscoveredProfile) -> tuple[Text, Text, Text, Text]:
         name = Text(profile.name, style="bold")
         origin = Text("built-in" if profile.origin == "builtin" else profile.origin)
         if profile.shadowed:
@@ -123,13 +143,74 @@ class ProfilesView(Vertical):
             verdict, detail = fit_verdict(profile.loaded, self.gpu)
             self.post_message(FitEstimated(profile.name, str(profile.path), verdict, detail))
 
+    @work(thread=True, exclusive=True, group="fit-other", exit_on_error=False,
+          description="estimate profile fit on a named GPU")
+    def _estimate_other_fits(self, profiles: list[DiscoveredProfile], gpu: GpuSpec) -> None:
+        from workbench.ui.profile_access import fit_verdict_on
+
+        for profile in profiles:
+            verdict, detail = fit_verdict_on(profile.path, gpu, self.project_dir, self.user_dir)
+            self.post_message(
+                FitEstimated(profile.name, str(profile.path), verdict, detail, column="other")
+            )
+
     @on(FitEstimated)
     def _show_fit(self, event: FitEstimated) -> None:
         event.stop()
-        self.verdicts[event.path] = event.verdict
+        if event.column == "fit":
+            self.verdicts[event.path] = event.verdict
+        self.details[(event.column, event.path)] = (event.verdict, event.detail)
         table = self.query_one("#profiles-table", DataTable)
-        if event.path in {str(p.path) for p in self.profiles}:
-            table.update_cell(event.path, "fit", fit_badge(event.verdict))
+        if event.path in {str(p.path) for p in self.profiles} and event.column in table.columns:
+            table.update_cell(event.path, event.column, fit_badge(event.verdict))
+        selected = self.selected
+        if selected is not None and str(selected.path) == event.path:
+            self._show_detail()
+
+    def action_fit_on_gpu(self) -> None:
+        """Ask for a GPU and add (or change) the column saying whether each profile fits it."""
+        from workbench.estimate.gpus import known_gpus, lookup_gpu
+        from workbench.ui.screens.dialogs import AskScreen
+
+        def problem(name: str) -> str | None:
+            if lookup_gpu(name) is not None:
+                return None
+            return f"unknown GPU {name!r}; try 4090, 3090, L4, A100 80GB, H100, T4"
+
+        def chosen(name: str | None) -> None:
+            if name:
+                found = lookup_gpu(name)
+                assert found is not None  # the dialog accepted only known GPUs
+                self.show_fit_on(found)
+
+        initial = self.other_gpu.name if self.other_gpu is not None else ""
+        names = [gpu.name for gpu in known_gpus()]
+        self.app.push_screen(
+            AskScreen("Would the profiles fit on which GPU?", initial, problem, names), chosen
+        )
+
+    def show_fit_on(self, gpu: GpuSpec) -> None:
+        """Show a fit column for ``gpu`` (its [gpu_overrides] applied, as many as tp × pp)."""
+        table = self.query_one("#profiles-table", DataTable)
+        label = "On " + gpu.name.removeprefix("NVIDIA ").removeprefix("GeForce ")
+        self.other_gpu = gpu
+        self.details = {k: v for k, v in self.details.items() if k[0] != "other"}
+        if "other" in table.columns:
+            table.remove_column("other")
+        width = max(11, min(len(label), 24))
+        # the description gives up the room, so the table stays as wide as the screen
+        table.columns[ColumnKey("description")].width = DESCRIPTION_WIDTH - width - 2
+        table.add_column(
+            label[:24],
+            key="other",
+            width=width,
+            default=fit_badge("pending"),
+        )
+        for profile in self.profiles:
+            if profile.loaded is None:
+                table.update_cell(str(profile.path), "other", fit_badge("invalid"))
+        self._estimate_other_fits([p for p in self.profiles if p.loaded is not None], gpu)
+        self._show_detail()
 
     # -- selection ----------------------------------------------------------------------
 
@@ -182,9 +263,25 @@ class ProfilesView(Vertical):
             )
             if profile.loaded.model_error:
                 text.append(f"\n⚠ {profile.loaded.model_error}", style="yellow")
+            self._append_fit_reasons(text, str(profile.path))
         else:
             text.append(f"\n✖ {without_path(str(profile.error), profile.path)}", style="red")
         detail.update(text)
+
+    def _append_fit_reasons(self, text: Text, path: str) -> None:
+        """One line per fit column: where, the badge, and the estimator's reason."""
+        here = "CPU engine" if self.gpu is None or self.gpu.device != "cuda" else self.gpu.name
+        places = [("fit", here)]
+        if self.other_gpu is not None:
+            places.append(("other", self.other_gpu.name))
+        for column, where in places:
+            found = self.details.get((column, path))
+            if found is None:
+                continue
+            verdict, reason = found
+            text.append("\n")
+            text.append_text(fit_badge(verdict))
+            text.append(f" on {where.removeprefix('NVIDIA ')}: {reason}")
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:

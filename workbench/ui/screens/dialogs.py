@@ -1,6 +1,8 @@
-"""Small modal dialogs: confirm a destructive action, ask for a name."""
+"""Small modal dialogs: confirm a destructive action, ask for a name or a line of text."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 from textual import on
 from textual.app import ComposeResult
@@ -41,34 +43,53 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-class NameScreen(ModalScreen[str | None]):
-    """Ask for a profile name; refuses names that are empty or not file-safe."""
+class AskScreen(ModalScreen[str | None]):
+    """Ask for one line of text; ``problem(text)`` refuses it inline (None = accepted)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, initial: str = "", taken: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        title: str,
+        initial: str = "",
+        problem: Callable[[str], str | None] = lambda _: None,
+        suggestions: Sequence[str] = (),
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.initial = initial
-        self.taken = taken
+        self.problem = problem
+        self.suggestions = list(suggestions)
 
     def compose(self) -> ComposeResult:
+        from textual.suggester import SuggestFromList
+
+        suggester = (
+            SuggestFromList(self.suggestions, case_sensitive=False) if self.suggestions else None
+        )
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(value=self.initial, id="name")
+            yield Input(value=self.initial, id="name", suggester=suggester)
             yield Static("", id="name-error", classes="field-error")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        name = event.value.strip()
-        problem = name_problem(name, self.taken)
+        text = event.value.strip()
+        problem = self.problem(text)
         if problem:
             self.query_one("#name-error", Static).update(problem)
             return
-        self.dismiss(name)
+        self.dismiss(text)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class NameScreen(AskScreen):
+    """Ask for a profile name; refuses names that are empty or not file-safe."""
+
+    def __init__(self, title: str, initial: str = "", taken: frozenset[str] = frozenset()) -> None:
+        super().__init__(title, initial, lambda name: name_problem(name, taken))
 
 
 def name_problem(name: str, taken: frozenset[str]) -> str | None:
