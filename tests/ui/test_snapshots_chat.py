@@ -37,7 +37,8 @@ def test_chat_thinking_collapsed_after_answer(snap_compare: Any) -> None:
 def test_chat_n4_side_by_side_with_majority(snap_compare: Any) -> None:
     """You should see four sample columns side by side (the fourth cut off, with a horizontal
     scrollbar), samples 1, 2 and 4 headed "· 82 ✓ majority" in green, sample 3 headed "· 72",
-    each with a folded "Thought for …" panel and stats, and under them
+    each with a folded "Thought for … · 121 tok…" panel (a title longer than the column ends
+    in "…" on one line) and stats, and under them
     "Summary: 82 × 3 · 72 × 1 — majority 82 (3 of 4)"."""
     app, run_before = scenario_n4_majority()
     assert snap_compare(app, run_before=run_before, terminal_size=TERMINAL_SIZE)

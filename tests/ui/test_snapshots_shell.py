@@ -50,7 +50,8 @@ def test_profiles_fit_on_a_named_gpu(snap_compare: SnapCompare, tmp_path: Path) 
 
 
 def test_tuner_fitting(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    """You should see the Tuner on qwen2.5-7b-chat: max_model_len 16384, utilization 0.9, a bar
+    """You should see the Tuner on qwen2.5-7b-chat, headed "Embedded engine on NVIDIA GeForce RTX
+    4090" (the runtime whose defaults it models): max_model_len 16384, utilization 0.9, a bar
     of weights │ overhead │ KV │ headroom, a green FITS verdict with KV tokens and max
     concurrency, and "Largest max_model_len that fits: 32,768 — press ctrl+g to apply"."""
     assert _compare(snap_compare, tuner_fitting, tmp_path)
@@ -116,5 +117,6 @@ def test_engine_log_filtered(snap_compare: SnapCompare, tmp_path: Path) -> None:
 def test_chat_in_the_whole_app(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """You should see the whole app with qwen-n4 ready and the Chat tab: the prompt "What is
     17 + 65?", four sample columns (three "82 ✓ majority", one 72) with folded thinking panels
-    and stats, and the summary "majority 82 (3 of 4)"."""
+    titled "Thought for 9.8 s · 121 tok…" (cut with "…" at the column's width) and stats, and
+    the summary "majority 82 (3 of 4)"."""
     assert _compare(snap_compare, chat_in_shell, tmp_path)

@@ -19,9 +19,8 @@ from workbench.estimate.model import (
     EstimateSettings,
     activation_bytes,
     cuda_graph_bytes,
-    default_max_num_batched_tokens,
-    default_max_num_seqs,
     non_torch_bytes,
+    scheduler_limits,
     weights_per_gpu,
 )
 from workbench.files import write_atomic
@@ -157,9 +156,8 @@ class CalibrationStore:
                 if figures.weights_bytes is not None
                 else weights_per_gpu(facts, settings)
             )
-            world = settings.tensor_parallel_size * settings.pipeline_parallel_size
-            batched = settings.max_num_batched_tokens or default_max_num_batched_tokens(gpu, world)
-            seqs = settings.max_num_seqs or default_max_num_seqs(gpu)
+            max_len = settings.max_model_len or figures.max_model_len or facts.derived_max_model_len
+            batched, seqs = scheduler_limits(gpu, settings, max_len)
             predicted_other = (
                 non_torch_bytes(settings)
                 + activation_bytes(facts, settings, batched, seqs)

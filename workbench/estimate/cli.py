@@ -71,6 +71,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-n", type=int, metavar="N", dest="n", help="samples per request that must fit at once"
     )
     parser.add_argument(
+        "--for",
+        dest="runtime",
+        choices=("embedded", "serve"),
+        default="embedded",
+        help="whose defaults to model: workbench's embedded engine (AsyncLLM, 2048 batched "
+        "tokens) or `vllm serve` (up to 16384 on big GPUs, so a larger activation peak)",
+    )
+    parser.add_argument(
         "--offline",
         action="store_true",
         help="never ask the Hub for a model's metadata (as HF_HUB_OFFLINE=1)",
@@ -216,11 +224,14 @@ def render_table(
     facts_words: str | None = None,
 ) -> str:
     """The human-readable report."""
+    from workbench.estimate.model import RUNTIME_WORDS
+
     weights_note = "" if result.weights_exact else "  (estimated from config: no weight files)"
     rows = [
         f"model      {source}  [{facts.architecture}, {facts.quantization or 'unquantized'}]",
         *([f"facts      from {facts_words}"] if facts_words else []),
         f"device     {device}",
+        f"runtime    {RUNTIME_WORDS[result.runtime]}",
         f"settings   max_model_len={result.max_model_len}  "
         f"gpu_memory_utilization={settings.gpu_memory_utilization}  "
         f"tp={settings.tensor_parallel_size}  pp={settings.pipeline_parallel_size}  "
@@ -268,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
             args.target, gpu.name if gpu.device == "cuda" else None, offline=args.offline or None
         )
         facts = resolved.facts
-        settings = replace(settings, **_overrides(args))
+        settings = replace(settings, **_overrides(args), runtime=args.runtime)
         settings, note = settings_for_device(settings, gpu, profile_env=profile_env)
         if gpu.device == "cuda" and (args.gpu or args.gpu_mem):
             # a named GPU stands for as many identical GPUs as tp × pp needs

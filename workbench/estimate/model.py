@@ -28,7 +28,7 @@ from workbench.estimate.kv import (
     kv_bytes_per_token,
     plan_kv,
 )
-from workbench.estimate.sizes import MiB, format_gib
+from workbench.estimate.sizes import GiB, MiB, format_gib
 from workbench.gpu.host import read_cpu_features, read_meminfo
 from workbench.gpu.readings import CpuFeatures
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from workbench.profiles import LoadedProfile, Profile
 
 Verdict = Literal["fits", "tight", "does_not_fit"]
+Runtime = Literal["embedded", "serve"]
 WarningKind = Literal[
     "state_not_counted",
     "too_few_gpus",
@@ -92,6 +93,8 @@ class EstimateSettings:
     block_size: int | None = None
     kv_cache_memory_bytes: int | None = None
     n: int = 1
+    runtime: Runtime = "embedded"
+    """Which vLLM entry point runs it: the defaults differ (``scheduler_limits``)."""
 
     @classmethod
     def from_profile(cls, profile: Profile) -> EstimateSettings:
@@ -141,6 +144,8 @@ class Estimate:
     facts_from: str = "model"
     """Where the model's numbers came from: "model" (its files), "profile" ([model.facts]),
     "hub" (the Hub's metadata files)."""
+    runtime: Runtime = "embedded"
+    """The vLLM entry point whose defaults the figures model (``RUNTIME_WORDS``)."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``workbench estimate --json``)."""
@@ -151,20 +156,50 @@ class Estimate:
         return data
 
 
-def default_max_num_batched_tokens(gpu: GpuSpec, world_size: int) -> int:
-    """vLLM's default for the embedded engine: AsyncLLM.from_engine_args uses
-    UsageContext.ENGINE_CONTEXT, which get_batch_defaults does not list, so it falls back to
-    SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS = 2048 on every device and world size
-    (vllm/engine/arg_utils.py). ``vllm serve`` and ``vllm.LLM`` use larger, device-dependent
-    values; pass max_num_batched_tokens to model them."""
-    del gpu, world_size  # kept so a device-dependent default can be added without API churn
-    return 2048
+RUNTIME_WORDS: dict[Runtime, str] = {
+    "embedded": "workbench's embedded engine (AsyncLLM: vLLM's ENGINE_CONTEXT defaults)",
+    "serve": "`vllm serve` (vLLM's OPENAI_API_SERVER defaults)",
+}
+"""How each runtime is named wherever an estimate says which one it models."""
+RUNTIME_SHORT: dict[Runtime, str] = {"embedded": "Embedded engine", "serve": "vllm serve"}
 
 
-def default_max_num_seqs(gpu: GpuSpec) -> int:
-    """SchedulerConfig.DEFAULT_MAX_NUM_SEQS (128), for the same reason."""
-    del gpu
-    return 128
+def scheduler_limits(
+    gpu: GpuSpec, settings: EstimateSettings, max_model_len: int
+) -> tuple[int, int]:
+    """(max_num_batched_tokens, max_num_seqs) as vLLM sets them for ``settings.runtime``.
+
+    vllm/engine/arg_utils.py (0.32): ``get_batch_defaults`` lists LLM_CLASS and
+    OPENAI_API_SERVER only. The embedded engine (AsyncLLM.from_engine_args, ENGINE_CONTEXT)
+    therefore gets SchedulerConfig's 2048 tokens / 128 sequences on every device; ``vllm
+    serve`` gets 16384 / 1024 on devices with ≥ 160 GiB, 8192 / 1024 on ≥ 70 GiB except A100,
+    else 2048 / 256; on the CPU 2048 × world / 128 × world. Then
+    ``_set_default_max_num_seqs_and_batched_tokens_args``: a defaulted token budget is capped
+    at max_num_seqs × max_model_len, and a defaulted max_num_seqs at the token budget. The
+    device memory vLLM compares is CUDA's total (torch), NVML's total less CUDA's reserve.
+    """
+    world = settings.tensor_parallel_size * settings.pipeline_parallel_size
+    batched, seqs = 2048, 128  # SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS / _SEQS
+    if settings.runtime == "serve":
+        if gpu.device == "cpu":
+            batched, seqs = 2048 * world, 128 * world
+        else:
+            device_memory = gpu.total_bytes - CUDA_RESERVED_BYTES
+            if device_memory >= 160 * GiB:
+                batched, seqs = 16384, 1024
+            elif device_memory >= 70 * GiB and "a100" not in gpu.name.lower():
+                batched, seqs = 8192, 1024
+            else:
+                batched, seqs = 2048, 256
+    if settings.max_num_seqs is not None:
+        seqs = settings.max_num_seqs
+    if settings.max_num_batched_tokens is not None:
+        batched = settings.max_num_batched_tokens
+    else:
+        batched = min(seqs * max_model_len, batched)
+    if settings.max_num_seqs is None:
+        seqs = min(seqs, batched)
+    return batched, seqs
 
 
 def non_torch_bytes(settings: EstimateSettings) -> int:
@@ -268,8 +303,7 @@ def make_plan(facts: ModelFacts, gpu: GpuSpec, settings: EstimateSettings) -> Kv
         block_size = cpu_block_size(facts, settings.block_size, gpu.cpu or read_cpu_features())
     else:
         block_size = settings.block_size or GPU_DEFAULT_BLOCK_SIZE
-    world = settings.tensor_parallel_size * settings.pipeline_parallel_size
-    batched = settings.max_num_batched_tokens or default_max_num_batched_tokens(gpu, world)
+    batched, _ = scheduler_limits(gpu, settings, _effective_max_len(facts, settings))
     # vllm/config/vllm.py::max_concurrent_batches: async scheduling (GPU default) keeps 2
     # batches in flight at pp=1; the CPU platform turns async scheduling off.
     pp = settings.pipeline_parallel_size
@@ -284,6 +318,11 @@ def make_plan(facts: ModelFacts, gpu: GpuSpec, settings: EstimateSettings) -> Kv
         # kernel block multiple: CPU attention backend MultipleOf(32), FlashAttention 16
         kernel_block_multiple=32 if gpu.device == "cpu" else 16,
     )
+
+
+def _effective_max_len(facts: ModelFacts, settings: EstimateSettings) -> int:
+    """The max_model_len vLLM will run with: the setting, else the model's maximum."""
+    return settings.max_model_len or facts.derived_max_model_len
 
 
 def estimate(
@@ -306,7 +345,7 @@ def estimate(
     derived = facts.derived_max_model_len
     if not facts.max_len_from_config and settings.max_model_len:
         derived = max(derived, settings.max_model_len)  # vLLM takes the user's length as is
-    max_len = settings.max_model_len or derived
+    max_len = _effective_max_len(facts, settings)
     warnings: list[EstimateWarning] = []
 
     def warn(kind: WarningKind, message: str) -> None:
@@ -324,8 +363,7 @@ def estimate(
             f"block_size {settings.block_size} is replaced by {plan.block_size}: vLLM's kernel "
             f"for this model on this device ({cpu}) requires it",
         )
-    num_seqs = settings.max_num_seqs or default_max_num_seqs(gpu)
-    batched = settings.max_num_batched_tokens or default_max_num_batched_tokens(gpu, world)
+    batched, num_seqs = scheduler_limits(gpu, settings, max_len)
     weights = weights_per_gpu(facts, settings)
     loads = 0
 
@@ -459,6 +497,7 @@ def estimate(
         warnings=tuple(warnings),
         calibrated_from_loads=loads,
         weights_exact=facts.weights_source in ("index", "headers", "given"),
+        runtime=settings.runtime,
     )
 
 

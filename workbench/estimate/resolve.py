@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from workbench.profiles import LoadedProfile, ModelSection
 
 FactsOrigin = Literal["model", "profile", "hub"]
+FACTS_WORDS: dict[str, str] = {
+    "model": "the model's files on this machine",
+    "profile": "the profile's [model.facts]",
+    "hub": "the Hub's config.json and safetensors headers",
+}
+"""Where an estimate's model numbers came from, as every screen and report says it."""
 
 
 @dataclass(frozen=True)
@@ -38,11 +44,7 @@ class ResolvedFacts:
     @property
     def described(self) -> str:
         """Words for the estimate's header: where the numbers came from."""
-        return {
-            "model": "the model's files on this machine",
-            "profile": "the profile's [model.facts]",
-            "hub": "the Hub's config.json and safetensors headers",
-        }[self.origin]
+        return FACTS_WORDS[self.origin]
 
 
 def facts_model_name(model: ModelSection) -> str:

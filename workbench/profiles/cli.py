@@ -338,6 +338,11 @@ def _cmd_to_serve(args: argparse.Namespace) -> int:
     command = to_serve(loaded.data, loaded.path.parent)
     if command.not_expressible:
         _note("per-request in vLLM, not in this command: " + ", ".join(command.not_expressible))
+    _note(
+        "`vllm serve` picks larger batch defaults than workbench's embedded engine (up to 16384 "
+        f"tokens on big GPUs): estimate this command with `workbench estimate {args.name} "
+        "--for serve`"
+    )
     print(command.shell())
     return EXIT_OK
 

@@ -251,12 +251,15 @@ class TunerView(Vertical):
         estimate = self.estimate
         if estimate is None:
             return
+        from workbench.estimate.model import RUNTIME_SHORT
+        from workbench.estimate.resolve import FACTS_WORDS
+
         gpu_name = self.gpu.name if self.gpu is not None else "this machine (no GPU: CPU KV budget)"
         device.update(
             Text.assemble(
-                ("Estimate against ", "dim"),
+                (f"{RUNTIME_SHORT[estimate.runtime]} on ", "dim"),
                 (gpu_name, "bold"),
-                (f" · {format_bytes(estimate.total_bytes)} total", "dim"),
+                (f" · {format_bytes(estimate.total_bytes)}", "dim"),
                 (f" · budget {format_bytes(estimate.budget_bytes)}", "dim"),
             )
         )
@@ -281,6 +284,9 @@ class TunerView(Vertical):
                         f"{estimate.max_concurrency:.2f} fit at once", style="yellow")
         for warning in estimate.warnings:
             text.append(f"\n⚠ {warning}", style="yellow")
+        if estimate.facts_from != "model":
+            text.append("\nModel not on this machine: figures from "
+                        f"{FACTS_WORDS[estimate.facts_from]}", style="dim")
         figures.update(text)
         fitting = estimate.largest_fitting_max_model_len
         if fitting is None:

@@ -73,6 +73,13 @@ class SampleColumn(Vertical):
         background: transparent;
     }
     SampleColumn > Collapsible > Contents { padding: 0 0 0 2; }
+    /* the title spans the column: sized to the column, never to its text, so a retitle
+       ("Thinking…" → "Thought for 6.4 s · 88 tokens") cannot be drawn cut at the old width */
+    SampleColumn > Collapsible > CollapsibleTitle {
+        width: 1fr;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
     SampleColumn TextPane.thinking { color: $text-muted; }
     SampleColumn > .sample-stats { color: $text-muted; }
     SampleColumn > .sample-stats.-abort { color: $warning; }
