@@ -74,7 +74,7 @@ class WorkbenchApp(App[None]):
         *,
         engine: EngineService,
         sampler: VramSampler,
-        initial_profile: str | None = None,
+        initial_profile: str | LoadedProfile | None = None,
         autoload: bool = False,
         project_dir: Path | None = None,
         user_dir: Path | None = None,
@@ -150,15 +150,18 @@ class WorkbenchApp(App[None]):
         if self.sample_interval_s > 0:
             self._sample_timer = self.set_interval(self.sample_interval_s, self.sample_vram)
 
-    def _activate_initial_profile(self, name: str) -> None:
+    def _activate_initial_profile(self, name: str | LoadedProfile) -> None:
         from workbench.profiles import ProfileError
         from workbench.ui.profile_access import find_profile
 
-        try:
-            loaded = find_profile(name, self.project_dir, self.user_dir, self.gpu)
-        except ProfileError as error:
-            self.notify(str(error), title="Profile", severity="error")
-            return
+        if isinstance(name, str):
+            try:
+                loaded = find_profile(name, self.project_dir, self.user_dir, self.gpu)
+            except ProfileError as error:
+                self.notify(str(error), title="Profile", severity="error")
+                return
+        else:
+            loaded = name  # built in memory (`workbench app --url`): no file behind it
         self._set_active_profile(loaded)
         self.query_one(TunerView).open_profile(loaded)
         if self.autoload:
@@ -217,9 +220,21 @@ class WorkbenchApp(App[None]):
     # -- VRAM sampling, off the UI thread ---------------------------------------------
 
     def sample_vram(self) -> None:
-        """Take one VRAM reading in a thread (skipped if the previous one is still running)."""
+        """Take one VRAM reading in a thread (skipped if the previous one is still running);
+        with a deployment as the engine, scrape its /metrics instead."""
+        if getattr(self.engine, "remote_metrics", None) is not None:
+            self._sample_remote()
         if self._sampling.acquire(blocking=False):
             self._sample_vram_thread()
+
+    @work(exclusive=True, group="remote-metrics", exit_on_error=False,
+          description="read the deployment's /metrics")
+    async def _sample_remote(self) -> None:
+        result = await self.engine.remote_metrics()  # type: ignore[attr-defined]
+        state = self.engine.state
+        label = state.figures.device if state.figures is not None else None
+        if not self._shut_down:
+            self.query_one(VramGauge).record_remote(label if result is not None else None, result)
 
     @work(thread=True, group="vram", exit_on_error=False, description="sample VRAM")
     def _sample_vram_thread(self) -> None:
@@ -557,7 +572,7 @@ def create_app(
     *,
     engine: EngineService,
     sampler: VramSampler | None = None,
-    initial_profile: str | None = None,
+    initial_profile: str | LoadedProfile | None = None,
     autoload: bool = False,
     project_dir: Path | None = None,
     user_dir: Path | None = None,

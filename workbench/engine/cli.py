@@ -14,8 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from workbench.engine.api import EngineError, SampleFinished
-    from workbench.engine.service import VllmEngineService
+    from workbench.engine.api import EngineError, EngineService, SampleFinished
 
 _DIM, _BOLD, _RESET = "\x1b[2m", "\x1b[1m", "\x1b[0m"
 
@@ -28,7 +27,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Load PROFILE into the embedded vLLM engine, stream one answer (n samples) "
         "to stdout with reasoning and answer separated, then unload.",
     )
-    parser.add_argument("profile", metavar="PROFILE", help="profile name or path to a .toml file")
+    parser.add_argument(
+        "profile", metavar="PROFILE", nargs="?", help="profile name or path to a .toml file"
+    )
+    parser.add_argument(
+        "--url",
+        metavar="URL",
+        help="chat with a running vLLM (OpenAI-compatible) server instead of loading the model",
+    )
+    parser.add_argument("--model", metavar="NAME", help="with --url: the served model name")
+    parser.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="with --url: the environment variable holding the server's API key",
+    )
     parser.add_argument("--prompt", required=True, help="the user message")
     parser.add_argument("--n", type=int, default=None, help="samples (default: the profile's n)")
     parser.add_argument("--temperature", type=float, default=None)
@@ -51,11 +63,21 @@ def run_chat(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             print(f"workbench: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
             return 2
+    if args.profile is None and args.url is None:
+        print("workbench: give a PROFILE or --url URL", file=sys.stderr)
+        return 2
     try:
-        profile = load_profile(args.profile)
+        profile = load_profile(args.profile) if args.profile is not None else None
+        if args.url is not None:
+            from workbench.profiles.deployment import deployment_profile
+
+            profile = deployment_profile(
+                args.url, model=args.model, api_key_env=args.api_key_env, base=profile
+            )
     except ProfileError as exc:
         print(f"workbench: {exc}", file=sys.stderr)
         return 2
+    assert profile is not None
     return asyncio.run(_chat(args, profile))
 
 
@@ -78,9 +100,9 @@ async def _chat(args: argparse.Namespace, profile: Any) -> int:
         SampleDelta,
         SampleFinished,
     )
-    from workbench.engine.service import VllmEngineService
+    from workbench.engine.choose import service_for
 
-    service = VllmEngineService()
+    service = service_for(profile)
     err = sys.stderr
     try:
         try:
@@ -179,7 +201,7 @@ class _StreamPrinter:
 
 def _as_json(
     profile_name: str,
-    service: VllmEngineService,
+    service: EngineService,
     samples: dict[int, SampleFinished],
     outcome: Any,
 ) -> dict[str, Any]:

@@ -74,9 +74,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--for",
         dest="runtime",
         choices=("embedded", "serve"),
-        default="embedded",
+        default=None,
         help="whose defaults to model: workbench's embedded engine (AsyncLLM, 2048 batched "
-        "tokens) or `vllm serve` (up to 16384 on big GPUs, so a larger activation peak)",
+        "tokens; the default) or `vllm serve` (up to 16384 on big GPUs, so a larger activation "
+        "peak; the default for a profile with [deployment])",
     )
     parser.add_argument(
         "--offline",
@@ -279,7 +280,9 @@ def run(args: argparse.Namespace) -> int:
             args.target, gpu.name if gpu.device == "cuda" else None, offline=args.offline or None
         )
         facts = resolved.facts
-        settings = replace(settings, **_overrides(args), runtime=args.runtime)
+        settings = replace(settings, **_overrides(args))
+        if args.runtime is not None:
+            settings = replace(settings, runtime=args.runtime)
         settings, note = settings_for_device(settings, gpu, profile_env=profile_env)
         if gpu.device == "cuda" and (args.gpu or args.gpu_mem):
             # a named GPU stands for as many identical GPUs as tp × pp needs

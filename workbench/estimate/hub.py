@@ -225,15 +225,18 @@ def hub_error(
     exc: Exception, repo_id: str, revision: str | None, filename: str, offline: bool
 ) -> EstimateError:
     """One line for what huggingface_hub raised, with what to do."""
+    from huggingface_hub import errors
     from huggingface_hub.errors import (
         EntryNotFoundError,
         GatedRepoError,
         LocalEntryNotFoundError,
         OfflineModeIsEnabled,
-        RemoteEntryNotFoundError,
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
+
+    # huggingface_hub >= 1.0 tells a file missing on the Hub from one missing in the cache
+    remote_missing = getattr(errors, "RemoteEntryNotFoundError", EntryNotFoundError)
 
     where = f"{repo_id}@{revision}" if revision else repo_id
     endpoint = hub_endpoint()
@@ -250,7 +253,7 @@ def hub_error(
             f"{where}: no such model on the Hub ({endpoint}); check the id, or set HF_TOKEN "
             "if it is private"
         )
-    elif isinstance(exc, RemoteEntryNotFoundError):
+    elif isinstance(exc, remote_missing) and not isinstance(exc, LocalEntryNotFoundError):
         error = EstimateError(
             f"{where} has no {filename} on the Hub; is it a transformers model repo?"
         )

@@ -112,6 +112,8 @@ class EstimateSettings:
             block_size=engine.block_size,
             kv_cache_memory_bytes=engine.kv_cache_memory_bytes,
             n=profile.sampling.n,
+            # a deployment runs as `vllm serve`, with that entry point's defaults
+            runtime="serve" if profile.deployment is not None else "embedded",
         )
 
 

@@ -66,6 +66,9 @@ def register(subparsers: Any) -> None:
     export.add_argument("name", metavar="NAME")
     export.add_argument("--out", type=Path, metavar="PATH", help="write to a file, not stdout")
     export.add_argument("--force", action="store_true", help="replace an existing --out file")
+    export.add_argument(
+        "--keep-url", action="store_true", help="keep [deployment] (the server's address)"
+    )
     export.set_defaults(func=cmd_export)
 
     imp = commands.add_parser("import", help="copy a shared profile into your user profiles")
@@ -277,7 +280,7 @@ def cmd_export(args: argparse.Namespace, facts_table: FactsTable | None = None) 
 
     try:
         loaded = load_profile(args.name)
-        exported = export_profile(loaded)
+        exported = export_profile(loaded, keep_url=args.keep_url)
         table = facts_table(loaded.profile.model, loaded.model_dir) if facts_table else None
         if table is not None:
             exported.data.setdefault("model", {})["facts"] = table

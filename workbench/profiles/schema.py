@@ -287,6 +287,22 @@ class MetaSection(_Strict):
     """[[meta.tested_on]] records, filled in after real loads."""
 
 
+class DeploymentSection(_Strict):
+    """[deployment]: a running vLLM server (or any OpenAI-compatible one) to chat with instead of
+    loading the model here. The API key is never in a profile: name its environment variable."""
+
+    url: str = Field(pattern=r"^https?://[^\s/]+")
+    """Base URL of the server, e.g. "http://gpu-box:8000" (a trailing /v1 is fine)."""
+    model: str | None = None
+    """Served model name (``--served-model-name``); None = the server's only model, or [model]
+    id when the server serves several."""
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Name of the environment variable that holds the API key (``vllm serve --api-key``),
+    e.g. "VLLM_API_KEY"; the key itself never goes in a profile."""
+    timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
+    """Seconds to wait for the server to answer (connect, and each streamed chunk)."""
+
+
 class GpuOverride(_Strict):
     """[gpu_overrides."<NVML name>"]: partial tables applied only on that GPU."""
 
@@ -305,6 +321,8 @@ class Profile(_Strict):
     engine: EngineSection = Field(default_factory=EngineSection)
     sampling: SamplingSection = Field(default_factory=SamplingSection)
     chat: ChatSection = Field(default_factory=ChatSection)
+    deployment: DeploymentSection | None = None
+    """[deployment]: chat with a running server instead of loading the model here."""
     env: dict[str, str] = Field(default_factory=dict)
     """Environment variables set for the engine process. Sharing: stripped on export, consent on
     import."""

@@ -45,11 +45,15 @@ class Exported:
     notes: list[str] = field(default_factory=list)
 
 
-def export_profile(loaded: LoadedProfile) -> Exported:
+def export_profile(loaded: LoadedProfile, *, keep_url: bool = False) -> Exported:
     """A copy that works on a teammate's machine: ``extends`` flattened, machine paths turned into
-    model ids or $WORKBENCH_MODEL_DIR-relative paths, env vars and secrets stripped."""
+    model ids or $WORKBENCH_MODEL_DIR-relative paths, env vars and secrets stripped, and a
+    [deployment] (a server's address) dropped unless ``keep_url``."""
     data = copy.deepcopy(loaded.data)
     notes: list[str] = []
+    if "deployment" in data and not keep_url:
+        url = data.pop("deployment").get("url")
+        notes.append(f"dropped [deployment] ({url}); pass --keep-url to share the server address")
     if "extends" in data:
         notes.append(f"flattened extends = {data.pop('extends')!r} into the copy")
     if data.pop("env", None):

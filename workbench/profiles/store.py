@@ -22,7 +22,17 @@ from workbench.profiles.loader import (
 from workbench.profiles.schema import TestedOn
 from workbench.profiles.toml_edit import patch_toml
 
-SECTION_ORDER = ("extends", "meta", "model", "engine", "sampling", "chat", "env", "gpu_overrides")
+SECTION_ORDER = (
+    "extends",
+    "meta",
+    "model",
+    "engine",
+    "sampling",
+    "chat",
+    "deployment",
+    "env",
+    "gpu_overrides",
+)
 
 
 def backup_path(path: Path) -> Path:

@@ -18,8 +18,14 @@ def register(subparsers: Any) -> None:
         help="open the workbench app (the default command)",
         description="Open the workbench app on PROFILE (default: demo) and load it.",
     )
-    parser.add_argument("profile", nargs="?", default=DEFAULT_PROFILE,
+    parser.add_argument("profile", nargs="?", default=None,
                         help="profile name or path to a .toml file (default: demo)")
+    parser.add_argument("--url", metavar="URL",
+                        help="chat with a running vLLM (OpenAI-compatible) server; with PROFILE, "
+                        "its sampling and chat settings are used")
+    parser.add_argument("--model", metavar="NAME", help="with --url: the served model name")
+    parser.add_argument("--api-key-env", metavar="VAR",
+                        help="with --url: the environment variable holding the server's API key")
     parser.add_argument("--no-load", action="store_true",
                         help="open the app without loading the engine")
     parser.add_argument("--fake-engine", action="store_true",
@@ -33,8 +39,15 @@ def run_app(args: argparse.Namespace) -> int:
     from workbench.cli import CliError
     from workbench.profiles import ProfileError, load_profile
 
+    initial: Any = args.profile if args.profile is not None else DEFAULT_PROFILE
     try:
-        load_profile(args.profile)
+        loaded = load_profile(args.profile) if args.profile is not None or not args.url else None
+        if args.url:
+            from workbench.profiles.deployment import deployment_profile
+
+            initial = deployment_profile(
+                args.url, model=args.model, api_key_env=args.api_key_env, base=loaded
+            )
     except ProfileError as error:
         raise CliError(str(error), code=2) from None
 
@@ -50,15 +63,17 @@ def run_app(args: argparse.Namespace) -> int:
 
         engine = FakeEngine(step_delay_s=0.3)
     else:
+        from workbench.engine.choose import EngineRouter
         from workbench.engine.service import VllmEngineService
 
-        engine = VllmEngineService()
-        registry = engine.registry
+        embedded = VllmEngineService()
+        registry = embedded.registry
+        engine = EngineRouter(embedded)
     app = create_app(
         engine=engine,
         sampler=sampler,
         gpu=gpu,
-        initial_profile=args.profile,
+        initial_profile=initial,
         autoload=not args.no_load,
         resume=args.resume,
         registry=registry,

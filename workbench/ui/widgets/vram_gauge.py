@@ -18,6 +18,7 @@ from workbench.ui.widgets.stacked_bar import Segment, split_cells
 
 if TYPE_CHECKING:
     from workbench.engine.api import EngineFigures
+    from workbench.engine.remote_metrics import RemoteMetrics
     from workbench.gpu import GpuReading, HostMemory, VramSample
 
 WARN_FRACTION = 0.90
@@ -107,6 +108,9 @@ class VramGauge(Widget):
         self.engine_pids: tuple[int, ...] = ()
         self.figures: EngineFigures | None = None
         self.kv_budget_bytes: int | None = None
+        self.remote: tuple[str, RemoteMetrics | str] | None = None
+        """(label, metrics or why none) while a deployment is the engine: shown instead of the
+        local GPUs, which are not what that engine runs on."""
         self._history: dict[int | str, deque[float]] = {}
 
     def record(
@@ -131,6 +135,15 @@ class VramGauge(Widget):
         self.styles.height = height
         self.refresh(layout=True)
 
+    def record_remote(self, label: str | None, metrics: RemoteMetrics | str | None) -> None:
+        """A scrape of the deployment's /metrics (None: no deployment is the engine)."""
+        self.remote = None if label is None or metrics is None else (label, metrics)
+        if self.remote is not None and not isinstance(metrics, str):
+            assert metrics is not None
+            self._remember("remote", metrics.kv_usage or 0.0)
+        self.styles.height = 2 if self.remote is not None else self.styles.height
+        self.refresh(layout=True)
+
     def _remember(self, key: int | str, fraction: float) -> None:
         self._history.setdefault(key, deque(maxlen=HISTORY_LENGTH)).append(fraction)
 
@@ -145,6 +158,8 @@ class VramGauge(Widget):
         )
 
     def render(self) -> Text:
+        if self.remote is not None:
+            return self._render_remote(*self.remote)
         if self.sample is None:
             return Text("VRAM: waiting for the first reading…", style="dim")
         if not self.sample.gpus:
@@ -188,6 +203,44 @@ class VramGauge(Widget):
         line.append_text(_legend(segments))
         line.truncate(width * 2 + 1)
         return line
+
+    def _render_remote(self, label: str, metrics: RemoteMetrics | str) -> Text:
+        width = self.size.width or 120
+        text = Text()
+        text.append(label, style="bold")
+        if isinstance(metrics, str):
+            text.append(f"  {metrics}: no live figures; chat still works", style="yellow")
+            text.truncate(width, overflow="ellipsis")
+            return text
+        usage = metrics.kv_usage
+        tokens = metrics.kv_tokens
+        head = Text("  KV cache ")
+        tail = Text()
+        tail.append(f" {format_optional(None if usage is None else usage * 100, '.0f', '%')}",
+                    style=level_style(usage or 0.0))
+        if tokens is not None:
+            tail.append(f" of {tokens:,} tokens")
+        tail.append(" " + sparkline(self._history.get("remote", ()), 12), style="cyan")
+        bar_width = max(10, min(40, width - text.cell_len - head.cell_len - tail.cell_len - 2))
+        filled = round((usage or 0.0) * bar_width)
+        bar = Text("█" * filled, style=STYLE_KV)
+        bar.append("█" * (bar_width - filled), style=STYLE_FREE)
+        text.append_text(Text.assemble(head, "▕", bar, "▏", tail))
+        text.truncate(width, overflow="ellipsis")
+        hits = metrics.prefix_hit_rate
+        hit_pct = None if hits is None else hits * 100
+        second = Text(
+            f"running {format_optional(metrics.running, 'd')}"
+            f" · waiting {format_optional(metrics.waiting, 'd')}"
+            f" · prefix-cache hits {format_optional(hit_pct, '.0f', '%')}"
+            f" · preemptions {format_optional(metrics.preemptions, 'd')}",
+            style="dim",
+        )
+        second.append("  (the server's /metrics)", style="dim italic")
+        second.truncate(width, overflow="ellipsis")
+        text.append("\n")
+        text.append_text(second)
+        return text
 
     def _render_host(self, reason: str | None, host: HostMemory | None) -> Text:
         width = self.size.width or 120

