@@ -31,6 +31,8 @@ from workbench.engine.fake import (
 from workbench.engine.lifetime import EngineRegistry
 from workbench.estimate import GpuSpec
 from workbench.gpu import FakeVramSampler, GpuProcess, GpuReading, HostMemory, VramSample
+from workbench.profiles import load_profile
+from workbench.ui.tuner_view import TunerView
 
 TERMINAL_SIZE = (140, 42)
 MIB = 1024**2
@@ -295,6 +297,23 @@ def profiles_fit_on_named_gpu(root: Path) -> Scenario:
         for key in "A100 80GB":
             await pilot.press("space" if key == " " else key)
         await pilot.press("enter")
+        await settle(pilot)
+
+    return Scenario(app, run_before, dirs)
+
+
+def tuner_deployment_plan(root: Path) -> Scenario:
+    """The Tuner on the shipped two-node deployment profile: its estimate as `vllm serve` runs
+    it, and the commands each machine runs."""
+    app, dirs = build_app(root)
+    shutil.copy(REPO_ROOT / "profiles" / "qwen3-32b-team.toml", dirs.project)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        pilot.app.query_one(TunerView).open_profile(
+            load_profile(dirs.project / "qwen3-32b-team.toml", gpu_name=RTX_4090.name)
+        )
+        await pilot.press("f2")
         await settle(pilot)
 
     return Scenario(app, run_before, dirs)

@@ -10,13 +10,15 @@ from tests.ui.scenarios_shell import TERMINAL_SIZE, build_app, settle
 from workbench.chat.model import AssistantTurn, Conversation, SampleRecord, UserTurn
 from workbench.chat.store import ChatStore
 from workbench.cli import build_parser, main
+from workbench.ui.cli import profile_name
 
 
 def test_app_is_the_default_command_on_the_demo_profile() -> None:
     args = build_parser().parse_args(["app"])
-    assert (args.profile, args.no_load, args.fake_engine, args.resume) == (
+    assert (profile_name(args), args.no_load, args.fake_engine, args.resume) == (
         "demo", False, False, False
     )
+    assert args.url is None
     args = build_parser().parse_args(["app", "mine", "--no-load", "--fake-engine", "--resume"])
     assert (args.profile, args.no_load, args.fake_engine, args.resume) == (
         "mine", True, True, True

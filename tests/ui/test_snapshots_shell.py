@@ -17,6 +17,7 @@ from tests.ui.scenarios_shell import (
     profiles_fit_on_named_gpu,
     profiles_with_invalid,
     tuner_after_load,
+    tuner_deployment_plan,
     tuner_fitting,
     tuner_invalid_input,
     tuner_not_fitting,
@@ -47,6 +48,16 @@ def test_profiles_fit_on_a_named_gpu(snap_compare: SnapCompare, tmp_path: Path) 
     "✔ fits" in both columns (from its [model.facts]), not "? n/a"; broken "✖ invalid" in both;
     the footer offers "g GPU fit…"."""
     assert _compare(snap_compare, profiles_fit_on_named_gpu, tmp_path)
+
+
+def test_tuner_plans_a_deployment(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """You should see the Tuner on qwen3-32b-team, headed "vllm serve on 8 × NVIDIA H100 80GB
+    HBM3" (the deployment's GPUs, not this RTX 4090), FITS with ~1,985,312 KV tokens, the dim
+    line "Model not on this machine: figures from the profile's [model.facts]", and under it
+    "Deployment plan": 8 GPUs on 2 node(s), gpu-head running `ray start --head` then `vllm
+    serve Qwen/Qwen3-32B … --api-key "$VLLM_API_KEY" --distributed-executor-backend ray`, and
+    node 1 running `ray start --address gpu-head:6379`."""
+    assert _compare(snap_compare, tuner_deployment_plan, tmp_path)
 
 
 def test_tuner_fitting(snap_compare: SnapCompare, tmp_path: Path) -> None:

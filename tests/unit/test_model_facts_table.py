@@ -28,6 +28,7 @@ SHIPPED_SOURCES = {
     "qwen3-8b-24gb-fast": MODELS / "Qwen__Qwen3-8B",
     "llama-3.1-8b-a100-80gb-128k": MODELS / "meta-llama__Llama-3.1-8B-Instruct",
     "deepseek-r1-distill-qwen-32b-awq-4xt4": MODELS / "derived__DeepSeek-R1-Distill-Qwen-32B-AWQ",
+    "qwen3-32b-team": MODELS / "Qwen__Qwen3-32B",
 }
 
 

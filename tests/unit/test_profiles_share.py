@@ -258,9 +258,13 @@ def tomllib_dump(data: dict[str, Any]) -> str:
 def test_export_of_shipped_profiles_only_flattens(path: Path) -> None:
     loaded = load_profile(path)
     exported = export_profile(loaded)
-    expected = {k: v for k, v in loaded.data.items() if k != "extends"}
+    expected = {k: v for k, v in loaded.data.items() if k not in ("extends", "deployment")}
     assert exported.data == expected
     assert all("secret" not in note for note in exported.notes)
+    if "deployment" in loaded.data:  # the server's address goes only when asked
+        kept = export_profile(loaded, keep_url=True)
+        assert kept.data["deployment"] == loaded.data["deployment"]  # api_key_env: a name
+        assert all("secret" not in note for note in kept.notes)
 
 
 @pytest.mark.parametrize(

@@ -211,6 +211,21 @@ def _load_repo_id(repo_id: str, *, offline: bool | None) -> ResolvedFacts:
     return ResolvedFacts(found.facts, "hub", notes=found.notes, commit=found.commit)
 
 
+def _deployment_gpu(args: argparse.Namespace) -> None:
+    """A profile whose [deployment] names its servers' GPU is estimated on it, unless a device
+    flag says otherwise."""
+    if args.cpu or args.gpu or args.gpu_mem:
+        return
+    from workbench.profiles import ProfileError, load_profile
+
+    try:
+        deployment = load_profile(args.target).profile.deployment
+    except (ProfileError, OSError):
+        return  # not a profile (a model directory, a Hub id): _load says what it is
+    if deployment is not None and deployment.gpu is not None:
+        args.gpu = deployment.gpu
+
+
 def _gib(value: int) -> str:
     return f"{value / 1024**3:8.2f} GiB"
 
@@ -274,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.estimate.model import EstimateWarning, estimate, settings_for_device
     from workbench.estimate.solver import smallest_utilization
 
+    _deployment_gpu(args)
     try:
         gpu, device = _device(args)
         resolved, settings, source, profile_env = _load(

@@ -1,4 +1,5 @@
-"""``workbench profiles ...``: list, show, validate, new, export, import, to-serve, from-serve.
+"""``workbench profiles ...``: list, show, validate, new, export, import, to-serve, plan,
+from-serve.
 
 Imports nothing heavy at module level (``workbench --help`` loads this). Every failure is one line
 on stderr and exit 2; nothing here lets a traceback out for bad input.
@@ -86,6 +87,19 @@ def register(subparsers: Any) -> None:
     to_serve.add_argument("name", metavar="NAME")
     to_serve.add_argument("--gpu", metavar="NAME", help="apply this GPU's overrides")
     to_serve.set_defaults(func=_cmd_to_serve)
+
+    plan = commands.add_parser(
+        "plan",
+        help="the commands each machine of a [deployment] runs (or --helm: a values file)",
+        description="Lay the profile's vllm serve command out over its [deployment]: nodes, "
+        "tensor/pipeline/data parallel sizes, Ray or vLLM's multi-node flags.",
+    )
+    plan.add_argument("name", metavar="NAME")
+    plan.add_argument("--gpu", metavar="NAME", help="apply this GPU's overrides")
+    plan.add_argument(
+        "--helm", action="store_true", help="print values for vLLM's production-stack chart"
+    )
+    plan.set_defaults(func=_cmd_plan)
 
     from_serve = commands.add_parser(
         "from-serve",
@@ -347,6 +361,32 @@ def _cmd_to_serve(args: argparse.Namespace) -> int:
         "--for serve`"
     )
     print(command.shell())
+    return EXIT_OK
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from workbench.profiles import ProfileError, load_profile
+    from workbench.profiles.plan import helm_values, plan_deployment
+
+    try:
+        loaded = load_profile(args.name, gpu_name=args.gpu)
+    except ProfileError as exc:
+        return _fail(exc)
+    try:
+        if args.helm:
+            import yaml
+
+            values = helm_values(loaded.data, loaded.path.parent)
+            print(f"# vllm-stack values for profile {loaded.name} (vllm-project/production-stack)")
+            print(yaml.safe_dump(values, sort_keys=False), end="")
+            return EXIT_OK
+        plan = plan_deployment(loaded.data, loaded.path.parent)
+    except ProfileError as exc:  # the plan's own checks name the key, the file is this one
+        return _fail(ProfileError(exc.message, path=loaded.path, key=exc.key, hint=exc.hint))
+    for note in plan.notes:
+        _note(note)
+    print(f"# {loaded.name}: {plan.world_size} GPUs on {len(plan.nodes)} node(s)")
+    print(plan.shell())
     return EXIT_OK
 
 

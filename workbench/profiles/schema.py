@@ -301,6 +301,20 @@ class DeploymentSection(_Strict):
     e.g. "VLLM_API_KEY"; the key itself never goes in a profile."""
     timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
     """Seconds to wait for the server to answer (connect, and each streamed chunk)."""
+    nodes: int = Field(default=1, ge=1)
+    """Machines the deployment spans (for the plan: `workbench profiles plan`)."""
+    gpus_per_node: int | None = Field(default=None, ge=1)
+    """GPUs on each machine; None = tensor × pipeline × data parallel size / nodes."""
+    data_parallel_size: int = Field(default=1, ge=1)
+    """Engine replicas behind the one endpoint (``--data-parallel-size``)."""
+    backend: Literal["mp", "ray"] = "mp"
+    """How the machines coordinate: vLLM's multiprocessing (``--nnodes``/``--node-rank``) or
+    Ray (``--distributed-executor-backend ray``)."""
+    head_address: str | None = None
+    """Address of the first machine as the others reach it; None = deployment.url's host."""
+    gpu: str | None = None
+    """The servers' GPU as the built-in table names it ("H100", "A100 80GB", "L40S"): estimates
+    of this profile are for that GPU, whatever this machine has."""
 
 
 class GpuOverride(_Strict):

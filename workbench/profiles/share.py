@@ -35,6 +35,8 @@ def looks_secret(key: str) -> bool:
 
 
 TRUST_FLAG = "--trust-profile"
+NAMES_A_VARIABLE = frozenset({"deployment.api_key_env"})
+"""Keys that look secret but hold the *name* of the environment variable with the secret."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ def _strip_secrets(table: dict[str, Any], prefix: tuple[str, ...]) -> list[str]:
     for key in list(table):
         value = table[key]
         dotted = ".".join((*prefix, key))
+        if dotted in NAMES_A_VARIABLE:
+            continue
         if looks_secret(key):
             del table[key]
             notes.append(f"stripped {dotted} (looks like a secret)")

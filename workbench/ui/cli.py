@@ -39,7 +39,7 @@ def run_app(args: argparse.Namespace) -> int:
     from workbench.cli import CliError
     from workbench.profiles import ProfileError, load_profile
 
-    initial: Any = args.profile if args.profile is not None else DEFAULT_PROFILE
+    initial: Any = profile_name(args)
     try:
         loaded = load_profile(args.profile) if args.profile is not None or not args.url else None
         if args.url:
@@ -80,6 +80,12 @@ def run_app(args: argparse.Namespace) -> int:
     )
     app.run()
     return 0
+
+
+def profile_name(args: argparse.Namespace) -> str:
+    """The profile the app opens: the one named, else the demo (with --url and no name, the
+    deployment alone is used instead)."""
+    return str(args.profile) if args.profile is not None else DEFAULT_PROFILE
 
 
 def gpu_spec(sample: Any) -> Any:

@@ -49,17 +49,41 @@ def reload_profile(loaded: LoadedProfile) -> LoadedProfile:
     return read_again(loaded)
 
 
-def estimate(loaded: LoadedProfile, gpu: GpuSpec | None, **settings: Any) -> Estimate:
-    """The estimator's figures for ``loaded`` with tuner ``settings`` on top."""
+def estimate(
+    loaded: LoadedProfile, gpu: GpuSpec | None, *, as_deployed: bool = True, **settings: Any
+) -> Estimate:
+    """The estimator's figures for ``loaded`` with tuner ``settings`` on top; a deployment that
+    names its servers' GPU is estimated on that GPU, not this machine's (``as_deployed``)."""
     from workbench.estimate import estimate_profile
 
-    return estimate_profile(loaded, gpu, **settings)
+    target = (deployment_gpu(loaded, settings) if as_deployed else None) or gpu
+    return estimate_profile(loaded, target, **settings)
 
 
-def fit_verdict(loaded: LoadedProfile, gpu: GpuSpec | None) -> tuple[str, str]:
+def deployment_gpu(loaded: LoadedProfile, settings: dict[str, Any] | None = None) -> GpuSpec | None:
+    """The GPUs a [deployment] runs on (``deployment.gpu``, as many as tp × pp), else None."""
+    from dataclasses import replace
+
+    from workbench.estimate import lookup_gpu
+
+    deployment = loaded.profile.deployment
+    if deployment is None or deployment.gpu is None:
+        return None
+    found = lookup_gpu(deployment.gpu)
+    if found is None:
+        return None
+    engine = loaded.profile.engine
+    settings = settings or {}
+    tp = settings.get("tensor_parallel_size") or engine.tensor_parallel_size
+    return replace(found, count=int(tp) * engine.pipeline_parallel_size)
+
+
+def fit_verdict(
+    loaded: LoadedProfile, gpu: GpuSpec | None, *, as_deployed: bool = True
+) -> tuple[str, str]:
     """(verdict, reason) for the profile as saved; ("unknown", why) if it cannot be estimated."""
     try:
-        result = estimate(loaded, gpu)
+        result = estimate(loaded, gpu, as_deployed=as_deployed)
     except Exception as error:  # noqa: BLE001 - any estimator failure is just "unknown" here
         return "unknown", str(error).splitlines()[0] if str(error) else type(error).__name__
     return result.verdict, result.reason
@@ -81,7 +105,9 @@ def fit_verdict_on(
         return "invalid", str(error).splitlines()[0]
     engine = loaded.profile.engine
     count = engine.tensor_parallel_size * engine.pipeline_parallel_size
-    verdict, reason = fit_verdict(loaded, replace(gpu, count=count, free_bytes=None))
+    verdict, reason = fit_verdict(
+        loaded, replace(gpu, count=count, free_bytes=None), as_deployed=False
+    )
     if loaded.applied_gpu_override and verdict != "unknown":
         reason += f' (with [gpu_overrides."{loaded.applied_gpu_override}"])'
     return verdict, reason

@@ -113,6 +113,7 @@ class TunerView(Vertical):
                 yield Static("", id="tuner-figures")
                 yield Static("", id="tuner-largest")
                 yield Static("", id="tuner-compare")
+                yield Static("", id="tuner-plan")
 
     # -- opening a profile ------------------------------------------------------------
 
@@ -255,6 +256,12 @@ class TunerView(Vertical):
         from workbench.estimate.resolve import FACTS_WORDS
 
         gpu_name = self.gpu.name if self.gpu is not None else "this machine (no GPU: CPU KV budget)"
+        deployment = self.profile.profile.deployment if self.profile is not None else None
+        if deployment is not None and deployment.gpu is not None and estimate.device != "cpu":
+            count = (self.values.get("tensor_parallel_size") or 1) * (
+                self.profile.profile.engine.pipeline_parallel_size if self.profile else 1
+            )
+            gpu_name = f"{count} × {estimate.device}"
         device.update(
             Text.assemble(
                 (f"{RUNTIME_SHORT[estimate.runtime]} on ", "dim"),
@@ -288,6 +295,7 @@ class TunerView(Vertical):
             text.append("\nModel not on this machine: figures from "
                         f"{FACTS_WORDS[estimate.facts_from]}", style="dim")
         figures.update(text)
+        self._render_plan()
         fitting = estimate.largest_fitting_max_model_len
         if fitting is None:
             largest.update(Text("No max_model_len fits with these settings.", style="red"))
@@ -354,6 +362,32 @@ class TunerView(Vertical):
         """Put back the profile's saved values."""
         if self.profile is not None:
             self.open_profile(self.profile)
+
+    def _render_plan(self) -> None:
+        """For a [deployment]: what the servers run with the values on screen, per machine."""
+        from workbench.profiles import ProfileError
+        from workbench.profiles.plan import plan_deployment
+
+        panel = self.query_one("#tuner-plan", Static)
+        loaded = self.profile
+        panel.display = loaded is not None and loaded.profile.deployment is not None
+        if loaded is None or not panel.display:
+            return
+        text = Text("\nDeployment plan", style="bold")
+        text.append(f"  (workbench profiles plan {loaded.name}; --helm for Kubernetes)\n",
+                    style="dim")
+        try:
+            plan = plan_deployment(with_settings(loaded.data, self.changed_settings),
+                                   loaded.path.parent)
+        except ProfileError as error:
+            text.append(f"{error.message} — {error.hint}", style="red")
+            panel.update(text)
+            return
+        text.append(f"{plan.world_size} GPUs on {len(plan.nodes)} node(s)\n")
+        for node in plan.nodes:
+            text.append(f"{node.node}\n", style="bold")
+            text.append(node.shell() + "\n", style="dim")
+        panel.update(text)
 
     def action_save(self, then_load: bool = False) -> None:
         """Save the changed settings into the profile file (asks first; keeps a backup)."""
