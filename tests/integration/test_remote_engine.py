@@ -449,3 +449,25 @@ async def test_server_killed_mid_stream_is_an_error_with_partials_kept(
     assert isinstance(outcome, RequestFailed), outcome
     assert outcome.error.kind == "engine_died" and "closed the stream" in outcome.error.message
     assert any(s.status == "error" for s in states)
+
+
+async def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
+    """A listener that accepts and then says nothing (a wedged server, a firewall that
+    swallows packets): the connect fails in deployment.timeout_s with what to do."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+        path = write_profile(
+            tmp_path,
+            "stuck",
+            f'[model]\nid = "demo"\n[deployment]\nurl = "http://127.0.0.1:{port}"\n'
+            "timeout_s = 1.0\n",
+        )
+        service = RemoteEngineService()
+        with pytest.raises(EngineError, match="did not answer in time") as caught:
+            async for _ in service.load(load_profile(path)):
+                pass
+        assert caught.value.kind == "engine_died" and "timeout_s" in caught.value.message
+        assert service.state.status == "error"
+        assert await service.remote_metrics() == "not connected"
