@@ -133,6 +133,7 @@ def _precheck(loaded: LoadedProfile, model_dir: Path, log_path: Path | None) -> 
             f"{config_path} is missing: {model_dir} is not a Hugging Face model directory",
             log_path=log_path,
         )
+    _precheck_files(loaded, model_dir, log_path)
     requested = loaded.profile.engine.max_model_len
     allow_long = "VLLM_ALLOW_LONG_MAX_MODEL_LEN"
     if requested is None or os.environ.get(allow_long) or loaded.profile.env.get(allow_long):
@@ -154,6 +155,43 @@ def _precheck(loaded: LoadedProfile, model_dir: Path, log_path: Path | None) -> 
             suggestion=Suggestion("engine.max_model_len", derived.length, "the model's maximum"),
             log_path=log_path,
         )
+
+
+def _precheck_files(loaded: LoadedProfile, model_dir: Path, log_path: Path | None) -> None:
+    """Weights and a chat template: without them vLLM fails late (weights: after ~25 s, with
+    a stack trace; no template: at the first message, after a whole load)."""
+    from workbench.profiles.models import WEIGHT_FILE_PATTERNS, has_weight_files
+
+    model = loaded.profile.model
+    if loaded.profile.engine.extra.get("load_format") not in (None, "auto", "safetensors", "pt"):
+        return  # dummy weights, or a loader that reads something else
+    if not has_weight_files(model_dir):
+        raise EngineError(
+            "model_files_missing",
+            f"{model_dir} has config.json but no weights ({', '.join(WEIGHT_FILE_PATTERNS)}); "
+            "download the whole model (e.g. `hf download ID`), not only its metadata",
+            log_path=log_path,
+        )
+    if model.chat_template is not None:
+        return
+    tokenizer_dir = Path(model.tokenizer) if model.tokenizer else model_dir
+    if not tokenizer_dir.is_dir():
+        return  # a tokenizer id: vLLM resolves it
+    template_files = ("chat_template.jinja", "chat_template.json")
+    if any((tokenizer_dir / name).is_file() for name in template_files):
+        return
+    try:
+        config = json.loads((tokenizer_dir / "tokenizer_config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return  # vLLM will say what is wrong with the tokenizer
+    if isinstance(config, dict) and config.get("chat_template"):
+        return
+    raise EngineError(
+        "invalid_config",
+        f"the tokenizer in {tokenizer_dir} has no chat template, so it cannot chat; set "
+        '[model] chat_template = "template.jinja" (a base model needs one written for it)',
+        log_path=log_path,
+    )
 
 
 class VllmEngineService(StatePublisher):
