@@ -4,10 +4,12 @@ pre-load check refuse exactly the same lengths."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.hub_server import safetensors_header_only
 from workbench.engine.api import EngineError
 from workbench.engine.service import _precheck
 from workbench.estimate import read_model_facts
@@ -28,7 +30,11 @@ def _profile(tmp_path: Path, model_dir: Path, max_model_len: int) -> Path:
 def test_profile_check_and_engine_precheck_refuse_what_the_estimator_derives(
     tmp_path: Path, model: str
 ) -> None:
-    model_dir = MODELS / model
+    # the reference folders hold metadata only; the precheck also wants weights to be there
+    model_dir = tmp_path / "model"
+    shutil.copytree(MODELS / model, model_dir)
+    header, _ = safetensors_header_only({"model.norm.weight": ("BF16", [8])})
+    (model_dir / "model.safetensors").write_bytes(header)
     limit = read_model_facts(model_dir).derived_max_model_len
     fits = load_profile(_profile(tmp_path, model_dir, limit))
     _precheck(fits, model_dir, None)  # no error at the limit

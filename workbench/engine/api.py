@@ -8,6 +8,7 @@ same ``EngineService`` protocol for deterministic UI snapshots only.
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +187,11 @@ class EngineState:
 
 
 StateListener = Callable[[EngineState], object]
+
+
+def new_request_id() -> str:
+    """A fresh id for one chat turn, the same shape from every engine."""
+    return f"chat-{uuid.uuid4().hex[:12]}"
 
 
 class StatePublisher:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from workbench.engine.api import (
     SampleFinished,
     SampleStats,
     StatePublisher,
+    new_request_id,
 )
 from workbench.engine.conversation import chat_template_kwargs, merge_sampling, render_messages
 from workbench.engine.remote_metrics import RemoteMetrics, parse_metrics
@@ -236,7 +236,7 @@ class RemoteEngineService(StatePublisher):
         """Stream one turn as n choices of one chat completion."""
         import httpx
 
-        request_id = request_id or f"chat-{uuid.uuid4().hex[:12]}"
+        request_id = request_id or new_request_id()
         client, profile = self._client, self._profile
         if client is None or profile is None or self._model is None:
             error = EngineError("engine_died", "not connected: load a deployment profile first")

@@ -37,6 +37,7 @@ from workbench.engine.api import (
     RequestFinished,
     StatePublisher,
     Suggestion,
+    new_request_id,
 )
 from workbench.engine.lifetime import EngineRegistry
 from workbench.model_config import derived_max_model_len, tokenizer_max_length
@@ -510,7 +511,7 @@ class VllmEngineService(StatePublisher):
         request_id: str | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """Stream one turn: SampleDelta/SampleFinished events, then RequestFinished/Failed."""
-        request_id = request_id or f"chat-{uuid.uuid4().hex[:12]}"
+        request_id = request_id or new_request_id()
         host = self._host
         if host is None or host.reader is None:
             error = self._state.error if self._state.status == "error" else None
