@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.chat.session import MAX_N
 from workbench.profiles.schema import KV_CACHE_DTYPES
 
 
@@ -21,6 +22,8 @@ class TunerField:
     label: str
     kind: str  # "int", "fraction" or "choice"
     minimum: int = 1
+    maximum: int | None = None
+    """Largest accepted whole number (None: no limit here; the estimate judges it)."""
     optional: bool = False  # empty text = unset (vLLM's / the model's default)
     hint: str = ""
 
@@ -52,6 +55,8 @@ class TunerField:
             raise FieldInputError(f"a whole number ≥ {self.minimum}{self.hint}") from None
         if number < self.minimum:
             raise FieldInputError(f"must be ≥ {self.minimum}, got {number}")
+        if self.maximum is not None and number > self.maximum:
+            raise FieldInputError(f"must be ≤ {self.maximum}, got {number:,}{self.hint}")
         return number
 
     def format(self, value: Any) -> str:
@@ -76,6 +81,9 @@ FIELDS: tuple[TunerField, ...] = (
         "max_num_seqs", "engine.max_num_seqs", "max_num_seqs", "int",
         optional=True, hint=" (empty = vLLM default)",
     ),
-    TunerField("n", "sampling.n", "n (samples per turn)", "int"),
+    TunerField(
+        "n", "sampling.n", "n (samples per turn)", "int", maximum=MAX_N,
+        hint=f" (at most {MAX_N} columns side by side; `workbench chat --n` takes more)",
+    ),
 )
 FIELDS_BY_NAME = {field.name: field for field in FIELDS}
