@@ -6,7 +6,9 @@ Pure: no vllm import; the host turns these plain values into vLLM objects.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.engine.api import ChatMessage, ChatOverrides
@@ -108,3 +110,18 @@ def merge_sampling(
                 merged[key] = value
     merged.setdefault("n", 1)
     return merged
+
+
+def json_schema(
+    sampling: SamplingSection, base_dir: Path, overrides: ChatOverrides | None
+) -> dict[str, Any] | None:
+    """The turn's JSON schema: this turn's, else the profile's ``sampling.json_schema`` file
+    (relative to the profile); None for free text. Raises ValueError for a non-object."""
+    if overrides is not None and overrides.json_schema is not None:
+        return dict(overrides.json_schema)
+    if not sampling.json_schema:
+        return None
+    schema = json.loads((base_dir / sampling.json_schema).read_text("utf-8"))
+    if not isinstance(schema, dict):
+        raise ValueError(f"{sampling.json_schema}: a JSON schema must be an object")
+    return schema

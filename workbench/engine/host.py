@@ -22,7 +22,12 @@ from typing import Any
 
 from workbench.engine import lifetime, protocol
 from workbench.engine.api import EngineError, ErrorKind, SampleDelta, SampleFinished
-from workbench.engine.conversation import chat_template_kwargs, merge_sampling, render_messages
+from workbench.engine.conversation import (
+    chat_template_kwargs,
+    json_schema,
+    merge_sampling,
+    render_messages,
+)
 from workbench.engine.protocol import encode
 from workbench.engine.sampling import SampleTracker
 
@@ -350,15 +355,7 @@ class Host:
         )
 
     def _json_schema(self, overrides: Any) -> dict[str, Any] | None:
-        if overrides is not None and overrides.json_schema is not None:
-            return dict(overrides.json_schema)
-        path = self.profile.sampling.json_schema
-        if not path:
-            return None
-        schema = json.loads((self.base_dir / path).read_text())
-        if not isinstance(schema, dict):
-            raise ValueError(f"{path}: a JSON schema must be an object")
-        return schema
+        return json_schema(self.profile.sampling, self.base_dir, overrides)
 
     async def abort(self, request_id: str | None) -> None:
         ids = [request_id] if request_id else list(self.requests)

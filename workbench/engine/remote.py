@@ -37,7 +37,12 @@ from workbench.engine.api import (
     StatePublisher,
     new_request_id,
 )
-from workbench.engine.conversation import chat_template_kwargs, merge_sampling, render_messages
+from workbench.engine.conversation import (
+    chat_template_kwargs,
+    json_schema,
+    merge_sampling,
+    render_messages,
+)
 from workbench.engine.remote_metrics import RemoteMetrics, parse_metrics
 from workbench.engine.think_split import TAG_PARSERS, ThinkSplitter
 
@@ -322,9 +327,7 @@ class RemoteEngineService(StatePublisher):
         body["logprobs"] = True  # each chunk's tokens: exact per-sample counts and logprobs
         body["top_logprobs"] = int(top or 0)
         body.update(sampling)
-        schema = overrides.json_schema if overrides is not None else None
-        if schema is None and p.sampling.json_schema:
-            schema = json.loads((Path(profile.path).parent / p.sampling.json_schema).read_text())
+        schema = json_schema(p.sampling, Path(profile.path).parent, overrides)
         if schema is not None:
             body["response_format"] = {
                 "type": "json_schema",

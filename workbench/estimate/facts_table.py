@@ -6,7 +6,6 @@ module converts between it and the estimator's ``ModelFacts`` and says how two s
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from workbench.estimate.facts import LayerKind, ModelFacts
@@ -123,7 +122,3 @@ def facts_differences(stored: ModelFactsSection, actual: ModelFacts) -> list[str
             differences.append(f"{key} {have.get(key)!r} → {want.get(key)!r}")
     return differences
 
-
-def with_source(facts: ModelFacts, source: str) -> ModelFacts:
-    """``facts`` saying where they came from (for messages)."""
-    return replace(facts, source=source)
