@@ -222,8 +222,8 @@ class WorkbenchApp(App[None]):
     def sample_vram(self) -> None:
         """Take one VRAM reading in a thread (skipped if the previous one is still running);
         with a deployment as the engine, scrape its /metrics instead."""
-        if getattr(self.engine, "remote_metrics", None) is not None:
-            self._sample_remote()
+        if getattr(self.engine, "remote_active", False) or self.query_one(VramGauge).remote:
+            self._sample_remote()  # (the last scrape clears the gauge once it is not remote)
         if self._sampling.acquire(blocking=False):
             self._sample_vram_thread()
 

@@ -96,6 +96,11 @@ class EngineRouter(StatePublisher):
     def log_lines(self) -> list[str]:
         return self.active.log_lines()
 
+    @property
+    def remote_active(self) -> bool:
+        """Whether a deployment (not the embedded engine) is the engine now."""
+        return self.active is not self.embedded
+
     async def remote_metrics(self) -> RemoteMetrics | str | None:
         """The deployment's live metrics when a remote engine is active, else None."""
         scrape = getattr(self.active, "remote_metrics", None)

@@ -137,7 +137,10 @@ class VramGauge(Widget):
 
     def record_remote(self, label: str | None, metrics: RemoteMetrics | str | None) -> None:
         """A scrape of the deployment's /metrics (None: no deployment is the engine)."""
-        self.remote = None if label is None or metrics is None else (label, metrics)
+        remote = None if label is None or metrics is None else (label, metrics)
+        if remote is None and self.remote is None:
+            return  # the local gauge stays as it is: no relayout
+        self.remote = remote
         if self.remote is not None and not isinstance(metrics, str):
             assert metrics is not None
             self._remember("remote", metrics.kv_usage or 0.0)
