@@ -250,8 +250,13 @@ class WorkbenchApp(App[None]):
             return  # a sample that arrived while the app tears its screen down
         state = self.engine.state
         figures = state.figures if state.status == "ready" else None
+        live = getattr(self.engine, "live_metrics", None)
         self.query_one(VramGauge).record(
-            event.sample, state.pids, figures, self._kv_budget_bytes(figures)
+            event.sample,
+            state.pids,
+            figures,
+            self._kv_budget_bytes(figures),
+            live=live() if live is not None and figures is not None else None,
         )
 
     def _kv_budget_bytes(self, figures: Any) -> int | None:

@@ -208,7 +208,7 @@ async def test_chat_streams_n_samples_split_by_the_reasoning_parser(
             assert generated == 24
         assert 0 < generated <= 24
         assert stats.cumulative_logprob is not None and stats.cumulative_logprob < 0
-        assert stats.time_to_first_token_s is not None and stats.time_to_first_token_s > 0
+        assert stats.ttft_s is not None and stats.ttft_s > 0
         if "</think>" not in sample.text:
             # The template opened <think>: everything the model wrote is reasoning.
             assert (sample.reasoning, sample.content) == (sample.text, "")

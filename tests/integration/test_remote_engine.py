@@ -231,7 +231,7 @@ async def test_n4_turn_splits_reasoning_and_counts_tokens_exactly(
         assert stats.finish_reason == "stop" and stats.prompt_tokens > 0
         assert stats.reasoning_tokens > 0 and stats.answer_tokens > 0
         assert stats.cumulative_logprob is not None and stats.cumulative_logprob <= 0
-        assert stats.thinking_seconds is not None and stats.time_to_first_token_s is not None
+        assert stats.thinking_seconds is not None and stats.ttft_s is not None
 
 
 async def test_without_a_server_parser_thinking_is_split_here_the_same_way(

@@ -190,7 +190,9 @@ async def test_periodic_autosave_while_streaming(tmp_path: Path) -> None:
 
 async def test_resume_an_autosaved_chat(tmp_path: Path) -> None:
     store = ChatStore(tmp_path)
-    stats = SampleStats(24, 40, 5, "stop", None, 0.1, 40.0, 3.2)
+    stats = SampleStats(
+        24, 40, 5, "stop", None, ttft_s=0.1, first_answer_token_s=3.3, decode_tokens_per_s=40.0
+    )
     store.save(
         Conversation(
             "saved-1",

@@ -8,7 +8,16 @@ from workbench.engine.api import SampleStats
 
 
 def stats(reasoning_tokens: int = 40, answer_tokens: int = 10, finish: str = "stop") -> SampleStats:
-    return SampleStats(24, reasoning_tokens, answer_tokens, finish, None, 0.1, 40.0, 1.0)
+    return SampleStats(
+        24,
+        reasoning_tokens,
+        answer_tokens,
+        finish,
+        None,
+        ttft_s=0.1,
+        first_answer_token_s=1.1,
+        decode_tokens_per_s=40.0,
+    )
 
 
 def record(index: int, content: str, reasoning: str = "thinking", **kw: object) -> SampleRecord:

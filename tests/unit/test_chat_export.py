@@ -10,7 +10,9 @@ from workbench.chat.model import AssistantTurn, Conversation, SampleRecord, User
 from workbench.engine.api import ChatOverrides, SampleStats
 from workbench.engine.fake import DEFAULT_FIGURES
 
-STATS = SampleStats(24, 154, 31, "stop", -4.21, 0.12, 38.2, 12.3)
+STATS = SampleStats(
+    24, 154, 31, "stop", -4.21, ttft_s=0.12, first_answer_token_s=12.42, decode_tokens_per_s=38.2
+)
 
 
 def chat() -> Conversation:

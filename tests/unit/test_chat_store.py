@@ -11,7 +11,9 @@ from workbench.chat.model import AssistantTurn, Conversation, SampleRecord, User
 from workbench.chat.store import ChatStore, ChatStoreError
 from workbench.engine.api import ChatMessage, ChatOverrides, SampleStats
 
-STATS = SampleStats(24, 154, 31, "stop", -4.2, 0.12, 38.2, 12.3)
+STATS = SampleStats(
+    24, 154, 31, "stop", -4.2, ttft_s=0.12, first_answer_token_s=12.42, decode_tokens_per_s=38.2
+)
 
 
 def conversation(chat_id: str = "c1") -> Conversation:

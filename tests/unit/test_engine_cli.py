@@ -7,7 +7,9 @@ import io
 from workbench.engine.api import SampleFinished, SampleStats
 from workbench.engine.cli import _StreamPrinter
 
-STATS = SampleStats(10, 3, 2, "stop", None, 0.1, 25.0, 0.2)
+STATS = SampleStats(
+    10, 3, 2, "stop", None, ttft_s=0.1, first_answer_token_s=0.3, decode_tokens_per_s=25.0
+)
 
 
 def test_single_sample_streams_thinking_then_answer_under_labels() -> None:

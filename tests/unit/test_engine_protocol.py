@@ -16,7 +16,9 @@ from workbench.engine.api import (
     Suggestion,
 )
 
-STATS = SampleStats(12, 5, 3, "stop", -4.5, 0.1, 30.0, 0.2)
+STATS = SampleStats(
+    12, 5, 3, "stop", -4.5, ttft_s=0.1, first_answer_token_s=0.3, decode_tokens_per_s=30.0
+)
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ def test_template_opened_think_everything_before_the_close_tag_is_reasoning(
     assert tracker.answer_tokens == len(ids) - ids.index(close) - 1
     stats = tracker.finish("stop", -3.0)
     assert (stats.prompt_tokens, stats.finish_reason, stats.cumulative_logprob) == (9, "stop", -3.0)
-    assert stats.thinking_seconds is not None and stats.time_to_first_token_s is not None
+    assert stats.thinking_seconds is not None and stats.ttft_s is not None
 
 
 def test_model_opened_think_itself(tokenizer: Any) -> None:

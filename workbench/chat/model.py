@@ -108,6 +108,8 @@ class AssistantTurn:
     aborted: bool = False
     error: str | None = None
     done: bool = False
+    structured: bool = False
+    """Asked with a JSON schema: its answers are compared field by field (chat.fields)."""
     role: Literal["assistant"] = "assistant"
 
     def sample(self, index: int) -> SampleRecord:
@@ -147,6 +149,7 @@ def _turn_to_dict(turn: Turn) -> dict[str, Any]:
         "aborted": turn.aborted,
         "error": turn.error,
         "done": turn.done,
+        "structured": turn.structured,
         "role": turn.role,
     }
 
@@ -206,7 +209,7 @@ class Conversation:
                         index=int(s["index"]),
                         reasoning=str(s["reasoning"]),
                         content=str(s["content"]),
-                        stats=SampleStats(**s["stats"]) if s["stats"] is not None else None,
+                        stats=SampleStats.from_dict(s["stats"]) if s["stats"] is not None else None,
                     )
                     for s in raw["samples"]
                 ]
@@ -220,6 +223,7 @@ class Conversation:
                         aborted=bool(raw["aborted"]),
                         error=raw["error"],
                         done=bool(raw["done"]),
+                        structured=bool(raw.get("structured", False)),
                     )
                 )
             else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -119,16 +119,53 @@ class ChatOverrides:
 
 @dataclass(frozen=True)
 class SampleStats:
-    """Per-sample figures once it finished."""
+    """Per-sample figures once it finished; each metric is defined in
+    ``workbench.engine.timing.METRIC_DEFINITIONS`` (None where the engine did not say)."""
 
     prompt_tokens: int
     reasoning_tokens: int
     answer_tokens: int
     finish_reason: str | None  # "stop", "length", "abort", ...
     cumulative_logprob: float | None
-    time_to_first_token_s: float | None
-    tokens_per_s: float | None
-    thinking_seconds: float | None  # first token → first answer token
+    _: KW_ONLY  # the run metrics by name only: they are many, and all optional
+    ttft_s: float | None = None
+    first_answer_token_s: float | None = None
+    e2e_s: float | None = None
+    queue_s: float | None = None
+    mean_itl_ms: float | None = None
+    p95_itl_ms: float | None = None
+    decode_tokens_per_s: float | None = None
+    cached_prompt_tokens: int | None = None
+
+    @property
+    def generated_tokens(self) -> int:
+        return self.reasoning_tokens + self.answer_tokens
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return self.decode_tokens_per_s
+
+    @property
+    def thinking_seconds(self) -> float | None:
+        """First token → first answer token, for a sample that reasoned."""
+        if not self.reasoning_tokens or self.ttft_s is None or self.first_answer_token_s is None:
+            return None
+        return max(0.0, self.first_answer_token_s - self.ttft_s)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SampleStats:
+        """From ``asdict`` output, including a chat saved before the run metrics existed
+        (time_to_first_token_s / tokens_per_s / thinking_seconds); unknown keys are ignored."""
+        values = dict(data)
+        old_ttft = values.pop("time_to_first_token_s", None)
+        old_rate = values.pop("tokens_per_s", None)
+        old_thinking = values.pop("thinking_seconds", None)
+        values.setdefault("ttft_s", old_ttft)
+        values.setdefault("decode_tokens_per_s", old_rate)
+        if old_thinking is not None and values.get("ttft_s") is not None:
+            values.setdefault("first_answer_token_s", values["ttft_s"] + old_thinking)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 @dataclass(frozen=True)

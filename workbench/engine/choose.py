@@ -101,6 +101,14 @@ class EngineRouter(StatePublisher):
         """Whether a deployment (not the embedded engine) is the engine now."""
         return self.active is not self.embedded
 
+    def live_metrics(self) -> RemoteMetrics | None:
+        """The embedded engine's live scheduler figures while it is the engine, else None."""
+        live = getattr(self.active, "live_metrics", None)
+        if live is None or self.active is not self.embedded:
+            return None
+        result: RemoteMetrics | None = live()
+        return result
+
     async def remote_metrics(self) -> RemoteMetrics | str | None:
         """The deployment's live metrics when a remote engine is active, else None."""
         scrape = getattr(self.active, "remote_metrics", None)

@@ -15,7 +15,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.engine.api import (
     ChatEvent,
@@ -50,6 +50,9 @@ class FakeSample:
     tokens_per_s: float | None = None
     cumulative_logprob: float | None = None
     time_to_first_token_s: float | None = None
+    queue_s: float | None = None
+    p95_itl_ms: float | None = None
+    cached_prompt_tokens: int | None = None
     prompt_tokens: int = 24
     reasoning_tokens: int | None = None
     answer_tokens: int | None = None
@@ -101,6 +104,29 @@ def _words(text: str) -> tuple[str, ...]:
     if current:
         chunks.append(current)
     return tuple(chunks)
+
+
+def _scripted_timing(scripted: FakeSample, tokens: int, reasoned: bool) -> dict[str, Any]:
+    """The run metrics a scripted sample claims, consistent with each other the way
+    ``workbench.engine.timing`` defines them (ttft ≤ first answer ≤ e2e; decode = 1000 / ITL)."""
+    ttft, rate = scripted.time_to_first_token_s, scripted.tokens_per_s
+    mean_itl = 1000 / rate if rate else None
+    first_answer = ttft
+    if ttft is not None and reasoned and scripted.thinking_seconds is not None:
+        first_answer = ttft + scripted.thinking_seconds
+    e2e = None
+    if ttft is not None and mean_itl is not None:
+        e2e = max(first_answer or ttft, ttft + max(0, tokens - 1) * mean_itl / 1000)
+    return {
+        "ttft_s": ttft,
+        "first_answer_token_s": first_answer,
+        "e2e_s": e2e,
+        "queue_s": scripted.queue_s,
+        "mean_itl_ms": mean_itl,
+        "p95_itl_ms": scripted.p95_itl_ms,
+        "decode_tokens_per_s": rate,
+        "cached_prompt_tokens": scripted.cached_prompt_tokens,
+    }
 
 
 def sample(
@@ -556,9 +582,9 @@ class FakeEngine(StatePublisher):
             answer_tokens=answer_tokens,
             finish_reason="abort" if aborted else scripted.finish_reason,
             cumulative_logprob=scripted.cumulative_logprob,
-            time_to_first_token_s=scripted.time_to_first_token_s,
-            tokens_per_s=scripted.tokens_per_s,
-            thinking_seconds=scripted.thinking_seconds if thinking and reasoning else None,
+            **_scripted_timing(
+                scripted, reasoning_tokens + answer_tokens, bool(thinking and reasoning)
+            ),
         )
         return SampleFinished(request_id, index, raw, reasoning, content, stats)
 

@@ -64,6 +64,65 @@ def lower_cpu_priority(autogroup: Path = AUTOGROUP) -> str:
 
 
 WATCH_INTERVAL_S = 0.5
+LIVE_STATS_INTERVAL_S = 0.5
+"""At most this often a "stats" line, unless running/waiting/preemptions changed."""
+
+
+def live_stats_logger(send: Any) -> Any:
+    """A vLLM stat-logger factory whose loggers ``send`` the scheduler's live figures (KV-cache
+    usage, running/waiting requests, preemptions and prefix-cache hits/queries since the engine
+    started) as {"ev": "stats"} messages, the same figures a deployment's /metrics gives."""
+    from vllm.v1.metrics.loggers import StatLoggerBase
+
+    class LiveStats(StatLoggerBase):
+        def __init__(self, vllm_config: Any, engine_index: int = 0) -> None:
+            self.preemptions = 0
+            self.prefix_queries = 0
+            self.prefix_hits = 0
+            self.sent_at = 0.0
+            self.sent_key: tuple[int, int, int] | None = None
+
+        def record(
+            self,
+            scheduler_stats: Any,
+            iteration_stats: Any,
+            mm_cache_stats: Any = None,
+            engine_idx: int = 0,
+        ) -> None:
+            if iteration_stats is not None:
+                self.preemptions += int(iteration_stats.num_preempted_reqs)
+            if scheduler_stats is None:
+                return
+            prefix = scheduler_stats.prefix_cache_stats
+            if prefix is not None:
+                if prefix.reset:
+                    self.prefix_queries = self.prefix_hits = 0
+                self.prefix_queries += int(prefix.queries)
+                self.prefix_hits += int(prefix.hits)
+            running = int(scheduler_stats.num_running_reqs)
+            waiting = int(scheduler_stats.num_waiting_reqs)
+            waiting += int(getattr(scheduler_stats, "num_skipped_waiting_reqs", 0))
+            key = (running, waiting, self.preemptions)
+            now = time.monotonic()
+            if key == self.sent_key and now - self.sent_at < LIVE_STATS_INTERVAL_S:
+                return
+            self.sent_at, self.sent_key = now, key
+            send(
+                {
+                    "ev": "stats",
+                    "kv_usage": float(scheduler_stats.kv_cache_usage),
+                    "running": running,
+                    "waiting": waiting,
+                    "preemptions": self.preemptions,
+                    "prefix_queries": self.prefix_queries,
+                    "prefix_hits": self.prefix_hits,
+                }
+            )
+
+        def log_engine_initialized(self) -> None:
+            pass
+
+    return LiveStats
 
 
 def _say(text: str) -> None:
@@ -173,9 +232,12 @@ class Host:
         _say(f"validated in {validated:.2f} s")
         self.send_now({"ev": "stage", "stage": "starting", "validate_s": validated})
         _say("starting engine")
+        # Stats on: RequestOutput.metrics (queue time) and the scheduler's live figures come
+        # only with them; our stat logger forwards those, vLLM's own logs a line every 10 s.
         self.engine = AsyncLLM.from_vllm_config(
             vllm_config,
-            disable_log_stats=True,
+            disable_log_stats=False,
+            stat_loggers=[live_stats_logger(self.send)],
         )
         self.default_sampling = dict(self.engine.model_config.get_diff_sampling_param())
         cache = self.engine.vllm_config.cache_config
@@ -267,6 +329,8 @@ class Host:
                 for completion in output.outputs:
                     sample = tracker(completion.index)
                     split = sample.feed(completion.text, completion.token_ids)
+                    # n > 1 streams each child request's output alone: these are its figures
+                    sample.observe_engine(output.metrics, output.num_cached_tokens)
                     if split.reasoning or split.content:
                         self.event(
                             protocol.event_to_dict(

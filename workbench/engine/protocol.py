@@ -97,7 +97,7 @@ def event_from_dict(data: dict[str, Any]) -> ChatEvent:
             data["text"],
             data["reasoning"],
             data["content"],
-            SampleStats(**data["stats"]),
+            SampleStats.from_dict(data["stats"]),
         )
     if tag == "done":
         fields = {k: v for k, v in data.items() if k != "t"}

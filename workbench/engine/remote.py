@@ -45,6 +45,7 @@ from workbench.engine.conversation import (
 )
 from workbench.engine.remote_metrics import RemoteMetrics, parse_metrics
 from workbench.engine.think_split import TAG_PARSERS, ThinkSplitter
+from workbench.engine.timing import TokenClock
 
 if TYPE_CHECKING:
     import httpx
@@ -74,8 +75,7 @@ class _Sample:
     answer_tokens: int = 0
     logprob: float = 0.0
     logprobs_seen: bool = False
-    first_token_at: float | None = None
-    first_answer_at: float | None = None
+    clock: TokenClock = field(default_factory=lambda: TokenClock(time.monotonic()))
     finish_reason: str | None = None
     splitter: ThinkSplitter | None = None
     """Splits <think> text here while the server sends none as reasoning (no parser there)."""
@@ -93,6 +93,7 @@ class RemoteEngineService(StatePublisher):
         self._running: set[str] = set()
         self._log: list[str] = []
         self._prompt_tokens = 0
+        self._cached_prompt_tokens: int | None = None
 
     @property
     def state(self) -> EngineState:
@@ -254,6 +255,7 @@ class RemoteEngineService(StatePublisher):
         samples: dict[int, _Sample] = {}
         finished: set[int] = set()
         self._prompt_tokens = 0
+        self._cached_prompt_tokens = None
         started = time.monotonic()
         self._running.add(request_id)
         try:
@@ -278,7 +280,7 @@ class RemoteEngineService(StatePublisher):
                     for index, sample in samples.items():
                         if sample.finish_reason is not None and index not in finished:
                             finished.add(index)
-                            yield self._finished(request_id, index, sample, started)
+                            yield self._finished(request_id, index, sample)
         except httpx.HTTPError as exc:
             error = connection_error(exc, deployment.url, mid_stream=bool(samples))
             self._state = EngineState(
@@ -296,7 +298,7 @@ class RemoteEngineService(StatePublisher):
         for index, sample in sorted(samples.items()):
             if index not in finished:
                 sample.finish_reason = sample.finish_reason or ("abort" if aborted else None)
-                yield self._finished(request_id, index, sample, started)
+                yield self._finished(request_id, index, sample)
         received = len(samples)
         error_text = None
         if received < asked and not aborted:
@@ -343,13 +345,18 @@ class RemoteEngineService(StatePublisher):
         usage = chunk.get("usage")
         if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
             self._prompt_tokens = usage["prompt_tokens"]
+            details = usage.get("prompt_tokens_details")
+            if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+                self._cached_prompt_tokens = details["cached_tokens"]
         for choice in chunk.get("choices") or []:
             if not isinstance(choice, dict):
                 continue
             index = int(choice.get("index", 0))
             sample = samples.get(index)
             if sample is None:
-                sample = samples[index] = _Sample(splitter=self._new_splitter())
+                sample = samples[index] = _Sample(
+                    clock=TokenClock(started), splitter=self._new_splitter()
+                )
             delta = choice.get("delta") or {}
             reasoning = delta.get("reasoning") or delta.get("reasoning_content") or ""
             content = delta.get("content") or ""
@@ -373,10 +380,8 @@ class RemoteEngineService(StatePublisher):
                 sample.answer_tokens += count
             elif reasoning or held:
                 sample.reasoning_tokens += count
-            if (reasoning or content) and sample.first_token_at is None:
-                sample.first_token_at = now
-            if content and sample.first_answer_at is None:
-                sample.first_answer_at = now
+            if reasoning or content or held:
+                sample.clock.arrived(count, now, answer=bool(content))
             if reasoning or content:
                 events.append(SampleDelta(request_id, index, reasoning=reasoning, content=content))
             if choice.get("finish_reason"):
@@ -389,38 +394,33 @@ class RemoteEngineService(StatePublisher):
         unclosed = TAG_PARSERS.get(parser or "")
         return ThinkSplitter(unclosed_is=unclosed) if unclosed is not None else None
 
-    def _finished(
-        self, request_id: str, index: int, sample: _Sample, started: float
-    ) -> SampleFinished:
+    def _finished(self, request_id: str, index: int, sample: _Sample) -> SampleFinished:
         reasoning, content = "".join(sample.reasoning), "".join(sample.content)
         if sample.splitter is not None and (reasoning or content or sample.splitter.reasoning):
             split = sample.splitter.finish()
             if split[0] == "" and reasoning:  # no </think>, and the parser calls that an answer
                 sample.answer_tokens += sample.reasoning_tokens
                 sample.reasoning_tokens = 0
-                sample.first_answer_at = sample.first_token_at
+                sample.clock.first_answer_at = sample.clock.first_token_at
             reasoning, content = split
             note = "thinking split by workbench: the server runs without --reasoning-parser"
             if note not in self._log:
                 self._log.append(note)
-        end = time.monotonic()
-        first = sample.first_token_at
-        tokens = sample.reasoning_tokens + sample.answer_tokens
-        decode_s = end - first if first is not None else 0.0
-        thinking = (
-            sample.first_answer_at - first
-            if first is not None and sample.first_answer_at is not None and reasoning
-            else None
-        )
+        clock = sample.clock
         stats = SampleStats(
             prompt_tokens=self._prompt_tokens,
             reasoning_tokens=sample.reasoning_tokens,
             answer_tokens=sample.answer_tokens,
             finish_reason=sample.finish_reason,
             cumulative_logprob=sample.logprob if sample.logprobs_seen else None,
-            time_to_first_token_s=first - started if first is not None else None,
-            tokens_per_s=tokens / decode_s if decode_s > 0 and tokens > 1 else None,
-            thinking_seconds=thinking,
+            ttft_s=clock.ttft_s,
+            first_answer_token_s=clock.first_answer_token_s,
+            e2e_s=clock.e2e_s,
+            queue_s=None,  # a deployment does not report it per request (its /metrics does)
+            mean_itl_ms=clock.mean_itl_ms,
+            p95_itl_ms=clock.p95_itl_ms,
+            decode_tokens_per_s=clock.decode_tokens_per_s,
+            cached_prompt_tokens=self._cached_prompt_tokens,
         )
         text = f"<think>\n{reasoning}\n</think>\n\n{content}" if reasoning else content
         return SampleFinished(request_id, index, text, reasoning, content, stats)

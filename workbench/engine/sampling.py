@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.engine.api import SampleStats
+from workbench.engine.timing import TokenClock
 
 
 @dataclass
@@ -39,17 +40,20 @@ class SampleTracker:
     _previous_ids: list[int] = field(default_factory=list, repr=False)
     reasoning_tokens: int = 0
     answer_tokens: int = 0
-    first_token_at: float | None = None
-    first_answer_at: float | None = None
-    finished_at: float | None = None
     finish_reason: str | None = None
     cumulative_logprob: float | None = None
+    # vLLM's own request figures, where the engine reports them (RequestOutput.metrics /
+    # num_cached_tokens): set by the host, carried into the stats.
+    queue_s: float | None = None
+    cached_prompt_tokens: int | None = None
+    clock: TokenClock = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.clock = TokenClock(self.started_at)
 
     def feed(self, delta_text: str, delta_ids: Sequence[int]) -> SplitDelta:
         """Add one DELTA output; return its reasoning/answer split."""
         now = time.monotonic()
-        if delta_ids and self.first_token_at is None:
-            self.first_token_at = now
         previous_text = self.text
         self.text += delta_text
         self.token_ids.extend(delta_ids)
@@ -61,9 +65,19 @@ class SampleTracker:
         self.content += split.content
         self.reasoning_tokens += split.reasoning_tokens
         self.answer_tokens += split.answer_tokens
-        if split.content and self.first_answer_at is None:
-            self.first_answer_at = now
+        self.clock.arrived(len(delta_ids), now, answer=bool(split.content))
         return split
+
+    def observe_engine(self, metrics: Any, num_cached_tokens: int | None) -> None:
+        """vLLM's own figures for this sample's request: ``RequestOutput.metrics`` (a
+        ``RequestStateStats``, present with stats enabled; engine-core monotonic timestamps)
+        and the prompt tokens its prefix cache served."""
+        if num_cached_tokens is not None:
+            self.cached_prompt_tokens = int(num_cached_tokens)
+        queued = getattr(metrics, "queued_ts", 0.0) or 0.0
+        scheduled = getattr(metrics, "scheduled_ts", 0.0) or 0.0
+        if queued > 0 and scheduled >= queued:
+            self.queue_s = scheduled - queued
 
     def _split(
         self,
@@ -123,33 +137,26 @@ class SampleTracker:
 
     def finish(self, reason: str | None, cumulative_logprob: float | None) -> SampleStats:
         """Mark the sample done and return its figures."""
-        self.finished_at = time.monotonic()
         self.finish_reason = reason
         self.cumulative_logprob = cumulative_logprob
         return self.stats()
 
     def stats(self) -> SampleStats:
-        """Figures so far (final once ``finish`` was called)."""
-        end = self.finished_at or time.monotonic()
-        ttft = None if self.first_token_at is None else self.first_token_at - self.started_at
-        generated = len(self.token_ids)
-        rate = None
-        if self.first_token_at is not None and generated > 1 and end > self.first_token_at:
-            rate = (generated - 1) / (end - self.first_token_at)
-        thinking = None
-        if (
-            self.reasoning_tokens
-            and self.first_token_at is not None
-            and self.first_answer_at is not None
-        ):
-            thinking = self.first_answer_at - self.first_token_at
+        """Figures so far (final once ``finish`` was called); each defined in
+        ``workbench.engine.timing.METRIC_DEFINITIONS``."""
+        clock = self.clock
         return SampleStats(
             prompt_tokens=self.prompt_tokens,
             reasoning_tokens=self.reasoning_tokens,
             answer_tokens=self.answer_tokens,
             finish_reason=self.finish_reason,
             cumulative_logprob=self.cumulative_logprob,
-            time_to_first_token_s=ttft,
-            tokens_per_s=rate,
-            thinking_seconds=thinking,
+            ttft_s=clock.ttft_s,
+            first_answer_token_s=clock.first_answer_token_s,
+            e2e_s=clock.e2e_s,
+            queue_s=self.queue_s,
+            mean_itl_ms=clock.mean_itl_ms,
+            p95_itl_ms=clock.p95_itl_ms,
+            decode_tokens_per_s=clock.decode_tokens_per_s,
+            cached_prompt_tokens=self.cached_prompt_tokens,
         )

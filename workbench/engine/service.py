@@ -40,6 +40,7 @@ from workbench.engine.api import (
     new_request_id,
 )
 from workbench.engine.lifetime import EngineRegistry
+from workbench.engine.remote_metrics import RemoteMetrics
 from workbench.model_config import derived_max_model_len, tokenizer_max_length
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class _Host:
     queues: dict[str, asyncio.Queue[ChatEvent]] = field(default_factory=dict)
     stopping: bool = False
     died: EngineError | None = None
+    live: RemoteMetrics | None = None
 
 
 class _LogTail:
@@ -225,6 +227,27 @@ class VllmEngineService(StatePublisher):
     def state(self) -> EngineState:
         """A snapshot for the status bar."""
         return self._state
+
+    def live_metrics(self) -> RemoteMetrics | None:
+        """The loaded engine's latest scheduler figures (vLLM's stat logger in the host): KV
+        usage, running/waiting, preemptions, prefix-cache hits; None before the first request
+        or without an engine."""
+        host = self._host
+        return host.live if host is not None and host.reader is not None else None
+
+    def _live_metrics(self, message: dict[str, Any]) -> RemoteMetrics:
+        figures = self._state.figures
+        return RemoteMetrics(
+            kv_usage=float(message["kv_usage"]),
+            running=int(message["running"]),
+            waiting=int(message["waiting"]),
+            preemptions=int(message["preemptions"]),
+            prefix_queries=int(message["prefix_queries"]),
+            prefix_hits=int(message["prefix_hits"]),
+            num_blocks=figures.num_blocks if figures is not None else None,
+            block_size=figures.block_size if figures is not None else None,
+            kv_cache_tokens=figures.kv_cache_tokens if figures is not None else None,
+        )
 
     def log_lines(self) -> list[str]:
         """The captured engine log of the current (or last) load."""
@@ -469,6 +492,9 @@ class VllmEngineService(StatePublisher):
                 try:
                     message = protocol.decode(raw)
                 except ValueError:
+                    continue
+                if message.get("ev") == "stats":
+                    host.live = self._live_metrics(message)
                     continue
                 if message.get("ev") != "events":
                     continue

@@ -108,6 +108,7 @@ class VramGauge(Widget):
         self.engine_pids: tuple[int, ...] = ()
         self.figures: EngineFigures | None = None
         self.kv_budget_bytes: int | None = None
+        self.live: RemoteMetrics | None = None
         self.remote: tuple[str, RemoteMetrics | str] | None = None
         """(label, metrics or why none) while a deployment is the engine: shown instead of the
         local GPUs, which are not what that engine runs on."""
@@ -119,9 +120,13 @@ class VramGauge(Widget):
         engine_pids: tuple[int, ...] = (),
         figures: EngineFigures | None = None,
         kv_budget_bytes: int | None = None,
+        *,
+        live: RemoteMetrics | None = None,
     ) -> None:
-        """Take a new reading; keeps a short per-device history for the sparkline."""
+        """Take a new reading; keeps a short per-device history for the sparkline. ``live``:
+        the embedded engine's scheduler figures (vLLM's stat logger), one more line."""
         self.sample = sample
+        self.live = live
         self.engine_pids = engine_pids
         self.figures = figures
         self.kv_budget_bytes = kv_budget_bytes
@@ -131,7 +136,7 @@ class VramGauge(Widget):
         if not sample.gpus and sample.host is not None and sample.host.total_bytes:
             engine_rss = sample.host.engine_rss_bytes or 0
             self._remember("host", engine_rss / sample.host.total_bytes)
-        height = 2 * len(sample.gpus) if sample.gpus else 2
+        height = (2 * len(sample.gpus) if sample.gpus else 2) + (1 if live is not None else 0)
         self.styles.height = height
         self.refresh(layout=True)
 
@@ -166,13 +171,34 @@ class VramGauge(Widget):
         if self.sample is None:
             return Text("VRAM: waiting for the first reading…", style="dim")
         if not self.sample.gpus:
-            return self._render_host(self.sample.unavailable_reason, self.sample.host)
+            return self._with_live(
+                self._render_host(self.sample.unavailable_reason, self.sample.host)
+            )
         lines = Text()
         for position, gpu in enumerate(self.sample.gpus):
             if position:
                 lines.append("\n")
             lines.append_text(self._render_gpu(gpu))
-        return lines
+        return self._with_live(lines)
+
+    def _with_live(self, text: Text) -> Text:
+        """The embedded engine's scheduler line under the memory lines, when it has one."""
+        if self.live is None:
+            return text
+        live = self.live
+        usage = None if live.kv_usage is None else live.kv_usage * 100
+        line = Text("engine ", style="bold")
+        line.append(f"KV cache {format_optional(usage, '.0f', '%')}",
+                    style=level_style(live.kv_usage or 0.0))
+        if live.kv_tokens is not None:
+            line.append(f" of {live.kv_tokens:,} tokens")
+        line.append(" · ", style="dim")
+        line.append_text(_scheduler_figures(live))
+        line.append("  (vLLM's stat logger)", style="dim italic")
+        line.truncate(self.size.width or 120, overflow="ellipsis")
+        text.append("\n")
+        text.append_text(line)
+        return text
 
     def _render_gpu(self, gpu: GpuReading) -> Text:
         width = self.size.width or 120
@@ -230,15 +256,7 @@ class VramGauge(Widget):
         bar.append("█" * (bar_width - filled), style=STYLE_FREE)
         text.append_text(Text.assemble(head, "▕", bar, "▏", tail))
         text.truncate(width, overflow="ellipsis")
-        hits = metrics.prefix_hit_rate
-        hit_pct = None if hits is None else hits * 100
-        second = Text(
-            f"running {format_optional(metrics.running, 'd')}"
-            f" · waiting {format_optional(metrics.waiting, 'd')}"
-            f" · prefix-cache hits {format_optional(hit_pct, '.0f', '%')}"
-            f" · preemptions {format_optional(metrics.preemptions, 'd')}",
-            style="dim",
-        )
+        second = _scheduler_figures(metrics)
         second.append("  (the server's /metrics)", style="dim italic")
         second.truncate(width, overflow="ellipsis")
         text.append("\n")
@@ -278,6 +296,19 @@ class VramGauge(Widget):
         text.append("\n")
         text.append_text(second)
         return text
+
+
+def _scheduler_figures(metrics: RemoteMetrics) -> Text:
+    """running · waiting · prefix-cache hits · preemptions, for either engine."""
+    hits = metrics.prefix_hit_rate
+    hit_pct = None if hits is None else hits * 100
+    return Text(
+        f"running {format_optional(metrics.running, 'd')}"
+        f" · waiting {format_optional(metrics.waiting, 'd')}"
+        f" · prefix-cache hits {format_optional(hit_pct, '.0f', '%')}"
+        f" · preemptions {format_optional(metrics.preemptions, 'd')}",
+        style="dim",
+    )
 
 
 def _legend(segments: Sequence[Segment]) -> Text:
