@@ -490,6 +490,12 @@ class WorkbenchApp(App[None]):
         except ProfileError as error:  # edited into something invalid: say where, keep running
             self.post_message(ProfileIoFailed(f"{loaded.name} not reloaded", str(error)))
 
+    def action_metrics_help(self) -> None:
+        """The run metrics' definitions (one set: engine.timing)."""
+        from workbench.ui.screens.metrics_help import MetricsHelpScreen
+
+        self.push_screen(MetricsHelpScreen())
+
     def action_show_error(self) -> None:
         """Open the last load failure again."""
         if self.last_error is None or self.active_profile is None:
@@ -544,6 +550,9 @@ class WorkbenchApp(App[None]):
             ("Reload engine", "Load the active profile again", self.action_reload),
             ("Unload engine", "Stop the engine and free its memory", self.action_unload),
             ("Show last load error", "Cause, log excerpt and fix", self.action_show_error),
+            ("Run metrics: what each figure means",
+             "TTFT, first answer, ITL, queue, cached tokens… as workbench measures them",
+             self.action_metrics_help),
         )
         for title, help_text, callback in shell_commands:
             yield SystemCommand(title, help_text, callback)

@@ -20,6 +20,7 @@ from workbench.engine.fake import (
     FakeEngine,
     FakeTurn,
     turn_bang_repeat,
+    turn_json_fields,
     turn_long,
     turn_n4_majority,
     turn_thinking_then_answer,
@@ -41,13 +42,19 @@ RunBefore = Callable[[Pilot[None]], Awaitable[None]]
 
 
 def demo_profile(
-    *, n: int = 1, temperature: float | None = 0.6, reasoning_parser: str | None = "deepseek_r1"
+    *,
+    n: int = 1,
+    temperature: float | None = 0.6,
+    reasoning_parser: str | None = "deepseek_r1",
+    json_schema: str | None = None,
 ) -> LoadedProfile:
     """An in-memory profile like the shipped demo one (nothing read from disk)."""
     profile = Profile(
         model=ModelSection(path="builtin:demo"),
         engine=EngineSection(max_model_len=4096, reasoning_parser=reasoning_parser),
-        sampling=SamplingSection(temperature=temperature, n=n, max_tokens=512),
+        sampling=SamplingSection(
+            temperature=temperature, n=n, max_tokens=512, json_schema=json_schema
+        ),
         chat=ChatSection(enable_thinking=True, thinking_history="strip"),
     )
     return LoadedProfile(
@@ -205,6 +212,17 @@ def scenario_n4_majority() -> tuple[ChatHostApp, RunBefore]:
 def scenario_doctor_bang() -> tuple[ChatHostApp, RunBefore]:
     """Three samples, one of which is only "!!!!!!!!": the doctor card explains the usual cause."""
     app, engine = host([turn_bang_repeat()], n=3, temperature=0.8)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await send_prompt(pilot)
+        await settle(pilot)
+
+    return app, run_before
+
+
+def scenario_json_fields() -> tuple[ChatHostApp, RunBefore]:
+    """A JSON-schema profile, n = 4: the answers compared field by field under the columns."""
+    app, engine = host([turn_json_fields()], n=4, temperature=0.8, json_schema="answer.json")
 
     async def run_before(pilot: Pilot[None]) -> None:
         await send_prompt(pilot)

@@ -63,8 +63,9 @@ async def test_tuner_apply_largest_then_save_keeps_backup(tmp_path: Path) -> Non
     saved = tomllib.loads(path.read_text())
     assert saved["engine"]["max_model_len"] == largest
     assert saved["engine"]["gpu_memory_utilization"] == 0.9  # untouched keys stay
-    backups = [p for p in path.parent.rglob("*") if p.is_file() and p != path
-               and p.read_text() == original]
+    backups = [
+        p for p in path.parent.rglob("*") if p.is_file() and p != path and p.read_text() == original
+    ]
     assert backups, "the previous file is kept as a backup"
     assert load_profile(path).profile.engine.max_model_len == largest
 
@@ -129,8 +130,7 @@ class FailsOnceEngine(FakeEngine):
 
 async def test_load_failure_fix_saves_and_reloads(tmp_path: Path) -> None:
     engine = FailsOnceEngine()
-    app, dirs = build_app(tmp_path, engine=engine, initial_profile="qwen2.5-7b-chat",
-                          autoload=True)
+    app, dirs = build_app(tmp_path, engine=engine, initial_profile="qwen2.5-7b-chat", autoload=True)
     path = dirs.project / "qwen2.5-7b-chat.toml"
     async with app.run_test(size=TERMINAL_SIZE) as pilot:
         await wait_for_engine(pilot)
@@ -149,8 +149,7 @@ async def test_load_failure_fix_saves_and_reloads(tmp_path: Path) -> None:
 
 async def test_error_view_without_confirmation_changes_nothing(tmp_path: Path) -> None:
     engine = FakeEngine(load_script=LOAD_FAILS_MAX_MODEL_LEN)
-    app, dirs = build_app(tmp_path, engine=engine, initial_profile="qwen2.5-7b-chat",
-                          autoload=True)
+    app, dirs = build_app(tmp_path, engine=engine, initial_profile="qwen2.5-7b-chat", autoload=True)
     path = dirs.project / "qwen2.5-7b-chat.toml"
     original = path.read_text()
     async with app.run_test(size=TERMINAL_SIZE) as pilot:
@@ -175,8 +174,9 @@ class CrashingEngine(FakeEngine):
 
 
 async def test_worker_crash_becomes_a_notification(tmp_path: Path) -> None:
-    app, _dirs = build_app(tmp_path, engine=CrashingEngine(), initial_profile="qwen2.5-7b-chat",
-                           autoload=True)
+    app, _dirs = build_app(
+        tmp_path, engine=CrashingEngine(), initial_profile="qwen2.5-7b-chat", autoload=True
+    )
     async with app.run_test(size=TERMINAL_SIZE) as pilot:
         await wait_for_engine(pilot)
         assert app.is_running
@@ -263,9 +263,15 @@ async def test_command_palette_lists_shell_and_chat_actions(tmp_path: Path) -> N
     async with app.run_test(size=TERMINAL_SIZE) as pilot:
         await settle(pilot)
         titles = {command.title for command in app.get_system_commands(app.screen)}
-    for expected in ("Reload engine", "Unload engine", "Show last load error",
-                     "Load selected profile", "Duplicate selected profile",
-                     "Apply largest fitting max_model_len", "Save tuned profile"):
+    for expected in (
+        "Reload engine",
+        "Unload engine",
+        "Show last load error",
+        "Load selected profile",
+        "Duplicate selected profile",
+        "Apply largest fitting max_model_len",
+        "Save tuned profile",
+    ):
         assert expected in titles
     assert {title for title, _help, _action in ChatView.COMMANDS} <= titles
 
@@ -291,8 +297,14 @@ async def test_gauge_shows_every_gpu_and_na_fields(tmp_path: Path) -> None:
     from workbench.ui.widgets.vram_gauge import VramGauge
 
     one = gpu_sample(0.5).gpus[0]
-    two = replace(one, index=1, used_bytes=one.total_bytes // 10, utilization_pct=None,
-                  temperature_c=None, processes=())
+    two = replace(
+        one,
+        index=1,
+        used_bytes=one.total_bytes // 10,
+        utilization_pct=None,
+        temperature_c=None,
+        processes=(),
+    )
     sample = VramSample(timestamp=0.0, gpus=(one, two), host=None)
     app, _dirs = build_app(tmp_path, samples=[sample])
     async with app.run_test(size=TERMINAL_SIZE) as pilot:
@@ -358,3 +370,58 @@ async def until_screen(pilot: Any, kind: type) -> None:
             return
         await pilot.pause(0.05)
     raise AssertionError(f"no {kind.__name__} was shown")
+
+
+async def test_the_gauge_shows_the_embedded_engines_scheduler_figures(tmp_path: Path) -> None:
+    """vLLM's stat logger (here scripted) reaches the gauge as a third line while loaded."""
+    from workbench.engine.remote_metrics import RemoteMetrics
+    from workbench.ui.widgets.vram_gauge import VramGauge
+
+    live = RemoteMetrics(
+        kv_usage=0.42,
+        running=2,
+        waiting=1,
+        preemptions=3,
+        prefix_queries=200,
+        prefix_hits=50,
+        kv_cache_tokens=131072,
+    )
+    engine = FakeEngine(live=live)
+    app, _dirs = build_app(
+        tmp_path,
+        engine=engine,
+        initial_profile="qwen2.5-7b-chat",
+        autoload=True,
+        samples=[gpu_sample(0.5)],
+    )
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await wait_for_engine(pilot)
+        app.sample_vram()
+        await settle(pilot)
+        gauge = app.query_one(VramGauge)
+        lines = str(gauge.render()).splitlines()
+        assert gauge.size.height == 3 and len(lines) == 3, lines
+        assert lines[2].startswith("engine KV cache 42% of 131,072 tokens · running 2")
+        assert "waiting 1 · prefix-cache hits 25% · preemptions 3" in lines[2]
+        await app.engine.unload()
+        app.sample_vram()
+        await settle(pilot)
+        assert len(str(gauge.render()).splitlines()) == 2  # no engine, no scheduler line
+
+
+async def test_the_run_metrics_help_lists_every_definition(tmp_path: Path) -> None:
+    from workbench.engine.timing import METRIC_DEFINITIONS
+    from workbench.ui.screens.metrics_help import MetricsHelpScreen
+
+    app, _dirs = build_app(tmp_path)
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await settle(pilot)
+        app.action_metrics_help()
+        await settle(pilot)
+        assert isinstance(app.screen, MetricsHelpScreen)
+        table = app.screen.query_one("#metrics-definitions", Static).content
+        assert isinstance(table, Table)
+        assert set(METRIC_DEFINITIONS) <= {str(cell) for cell in table.columns[0]._cells}
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, MetricsHelpScreen)

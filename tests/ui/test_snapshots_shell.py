@@ -128,6 +128,7 @@ def test_engine_log_filtered(snap_compare: SnapCompare, tmp_path: Path) -> None:
 def test_chat_in_the_whole_app(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """You should see the whole app with qwen-n4 ready and the Chat tab: the prompt "What is
     17 + 65?", four sample columns (three "82 ✓ majority", one 72) with folded thinking panels
-    titled "Thought for 9.8 s · 121 tok…" (cut with "…" at the column's width) and stats, and
-    the summary "majority 82 (3 of 4)"."""
+    titled "Thought for 9.8 s · 121 tok…" (cut with "…" at the column's width) and two stats
+    lines each (tokens, rate, finish; TTFT, ITL, e2e), and the summary "majority 82 (3 of 4)"
+    with its "Run (p50 / p95)" line."""
     assert _compare(snap_compare, chat_in_shell, tmp_path)

@@ -64,3 +64,40 @@ def test_export_writes_both_files(tmp_path: Path) -> None:
     markdown_path, json_path = export_chat(chat(), CARD, tmp_path / "exports")
     assert markdown_path.read_text().startswith("# Adding")
     assert json.loads(json_path.read_text())["id"] == "c1"
+
+
+def test_exports_carry_the_run_metrics_and_a_structured_turns_fields() -> None:
+    stats = SampleStats(
+        24,
+        10,
+        5,
+        "stop",
+        None,
+        ttft_s=0.25,
+        first_answer_token_s=1.5,
+        e2e_s=2.0,
+        queue_s=0.01,
+        mean_itl_ms=125.0,
+        p95_itl_ms=180.0,
+        decode_tokens_per_s=8.0,
+        cached_prompt_tokens=16,
+    )
+    samples = [
+        SampleRecord(0, "r", '{"answer": 82, "unit": "none"}', stats),
+        SampleRecord(1, "r", '{"answer": 72, "unit": "none"}', stats),
+        SampleRecord(2, "r", '{"answer": 8', stats),
+    ]
+    turn = AssistantTurn("r1", 3, samples, ChatOverrides(n=3), done=True, structured=True)
+    conversation = Conversation("c1", "demo", None, [UserTurn("17 + 65?"), turn], "JSON")
+    text = to_markdown(conversation, CARD)
+    assert "ttft 0.25 s · first answer 1.5 s · e2e 2 s · queue 0.01 s" in text
+    assert "mean ITL 125 ms · p95 ITL 180 ms · 16 cached prompt tokens" in text
+    assert "**Run (p50 / p95):** TTFT 0.25 / 0.25 s" in text
+    assert "| answer | 82 | 72 | — | 1/2 |" in text and "| unit | " in text
+    assert "Sample 3 is not valid JSON" in text
+    data = json.loads(to_json(conversation, CARD))
+    exported = data["turns"][1]
+    assert exported["samples"][0]["stats"]["p95_itl_ms"] == 180.0
+    assert exported["turn_metrics"]["e2e_s"] == {"p50": 2.0, "p95": 2.0}
+    assert exported["fields"]["invalid"].keys() == {"2"}
+    assert Conversation.from_dict(data).turns[1] == turn  # the export still loads as a chat

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from workbench.engine.api import SampleStats
-from workbench.engine.timing import METRIC_DEFINITIONS, TokenClock, percentile
+from workbench.engine.timing import METRIC_DEFINITIONS, TokenClock, percentile, turn_metrics
 
 
 def test_percentile_interpolates_between_ranks_like_numpy() -> None:
@@ -78,3 +78,35 @@ def test_stats_saved_before_the_run_metrics_still_load() -> None:
     assert stats.ttft_s == 0.25 and stats.decode_tokens_per_s == 40.0
     assert stats.thinking_seconds == pytest.approx(2.0)
     assert SampleStats.from_dict(dataclasses.asdict(stats)) == stats
+
+
+def _stats(ttft: float, e2e: float, reasoning: int, answer: int) -> SampleStats:
+    tokens = reasoning + answer
+    itl = (e2e - ttft) * 1000 / (tokens - 1)
+    return SampleStats(
+        10,
+        reasoning,
+        answer,
+        "stop",
+        None,
+        ttft_s=ttft,
+        first_answer_token_s=ttft + 0.5,
+        e2e_s=e2e,
+        mean_itl_ms=itl,
+        decode_tokens_per_s=1000 / itl,
+    )
+
+
+def test_turn_metrics_are_spreads_over_samples_and_the_turn_rate() -> None:
+    metrics = turn_metrics([_stats(0.1, 2.0, 30, 10), _stats(0.3, 4.0, 50, 10)])
+    assert metrics is not None
+    assert metrics.spreads["ttft_s"].p50 == pytest.approx(0.2)
+    assert metrics.spreads["ttft_s"].p95 == pytest.approx(0.29)
+    assert metrics.turn_tokens_per_s == pytest.approx(100 / 4.0)  # all tokens / the last end
+    assert metrics.reasoning_share == pytest.approx(0.8)
+    assert "TTFT 0.20 / 0.29 s" in metrics.describe()
+    assert "25 tok/s in all · 80% reasoning" in metrics.describe()
+    data = metrics.to_dict()
+    assert data["ttft_s"] == {"p50": pytest.approx(0.2), "p95": pytest.approx(0.29)}
+    assert set(data) >= {"samples", "turn_tokens_per_s", "reasoning_share", "mean_itl_ms"}
+    assert turn_metrics([]) is None

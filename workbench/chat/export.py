@@ -7,9 +7,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.chat.fields import compare_fields
 from workbench.chat.model import AssistantTurn, Conversation, SampleRecord, UserTurn
 from workbench.chat.summary import summarise_answers
 from workbench.engine.api import EngineFigures
+from workbench.engine.timing import turn_metrics
 from workbench.files import write_atomic
 
 
@@ -64,13 +66,29 @@ def _stats_line(sample: SampleRecord) -> str:
     stats = sample.stats
     if stats is None:
         return "unfinished"
-    parts = [f"{stats.reasoning_tokens + stats.answer_tokens} tokens"]
-    if stats.tokens_per_s is not None:
-        parts.append(f"{stats.tokens_per_s:.1f} tok/s")
+    parts = [f"{stats.generated_tokens} tokens"]
+    if stats.decode_tokens_per_s is not None:
+        parts.append(f"{stats.decode_tokens_per_s:.1f} tok/s")
     parts.append(f"finish {stats.finish_reason or '-'}")
     if stats.cumulative_logprob is not None:
         parts.append(f"logprob {stats.cumulative_logprob:.2f}")
+    for name, value, unit in (
+        ("ttft", stats.ttft_s, " s"),
+        ("first answer", stats.first_answer_token_s if stats.reasoning_tokens else None, " s"),
+        ("e2e", stats.e2e_s, " s"),
+        ("queue", stats.queue_s, " s"),
+        ("mean ITL", stats.mean_itl_ms, " ms"),
+        ("p95 ITL", stats.p95_itl_ms, " ms"),
+    ):
+        if value is not None:
+            parts.append(f"{name} {value:.3g}{unit}")
+    if stats.cached_prompt_tokens is not None:
+        parts.append(f"{stats.cached_prompt_tokens} cached prompt tokens")
     return " · ".join(parts)
+
+
+def _finished_stats(turn: AssistantTurn) -> list[Any]:
+    return [s.stats for s in turn.samples if s.stats is not None]
 
 
 def _overrides_line(turn: AssistantTurn) -> str:
@@ -110,6 +128,12 @@ def to_markdown(conversation: Conversation, card: RunCard) -> str:
         if len(turn.samples) > 1:
             summary = summarise_answers([(s.index, s.content) for s in turn.samples])
             lines += [f"**Summary:** {summary.describe()}", ""]
+            metrics = turn_metrics(_finished_stats(turn))
+            if metrics is not None and metrics.describe():
+                lines += [f"**Run (p50 / p95):** {metrics.describe()}", ""]
+        if turn.structured and turn.samples:
+            table = compare_fields([(s.index, s.content) for s in turn.samples])
+            lines += [f"**Fields:** {table.describe()}", "", *table.markdown_lines(), ""]
         if turn.error:
             lines += [f"> error: {turn.error}", ""]
     return "\n".join(lines).rstrip() + "\n"
@@ -119,6 +143,17 @@ def to_json(conversation: Conversation, card: RunCard) -> str:
     """The autosave format plus the run card under "run_card"."""
     data = conversation.to_dict()
     data["run_card"] = asdict(card)
+    for turn, raw in zip(conversation.turns, data["turns"], strict=True):
+        if not isinstance(turn, AssistantTurn):
+            continue
+        metrics = turn_metrics(_finished_stats(turn)) if len(turn.samples) > 1 else None
+        raw["turn_metrics"] = metrics.to_dict() if metrics is not None else None
+        if turn.structured:
+            table = compare_fields([(s.index, s.content) for s in turn.samples])
+            raw["fields"] = {
+                "rows": [asdict(row) for row in table.rows],
+                "invalid": {str(i): why for i, why in table.invalid.items()},
+            }
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 

@@ -112,6 +112,8 @@ class ChatSession:
             request_id=f"{conversation.id}-{next(self._request_numbers)}",
             n_requested=self.effective("n"),
             overrides=overrides,
+            structured=overrides.json_schema is not None
+            or bool(self.profile is not None and self.profile.profile.sampling.json_schema),
         )
         conversation.turns.append(turn)
         return NextRequest(turn, messages, overrides)

@@ -224,6 +224,11 @@ def _as_json(
             for _, sample in sorted(samples.items())
         ],
     }
+    from workbench.engine.timing import turn_metrics
+
+    if len(samples) > 1:
+        metrics = turn_metrics([sample.stats for sample in samples.values()])
+        result["turn"] = metrics.to_dict() if metrics is not None else None
     if isinstance(outcome, RequestFinished):
         result.update(
             n_requested=outcome.n_requested,

@@ -34,6 +34,7 @@ from workbench.engine.api import (
     StatePublisher,
     Suggestion,
 )
+from workbench.engine.remote_metrics import RemoteMetrics
 
 if TYPE_CHECKING:
     from workbench.profiles import LoadedProfile
@@ -278,6 +279,29 @@ def turn_bang_repeat() -> FakeTurn:
     )
 
 
+def turn_json_fields() -> FakeTurn:
+    """Four samples of a JSON-schema turn: three valid objects that disagree on one field, and
+    one cut off by max_tokens mid-object (not valid JSON)."""
+    answers = (
+        '{"answer": 82, "method": "tens then units", "confident": true}',
+        '{"answer": 82, "method": "carry the one", "confident": true}',
+        '{"answer": 72, "method": "tens then units", "confident": true}',
+        '{"answer": 82, "method": "tens',
+    )
+    return FakeTurn(
+        samples=tuple(
+            sample(
+                f"Add 17 and 65 (sample {index + 1}).",
+                answer,
+                finish_reason="length" if index == 3 else "stop",
+                thinking_seconds=1.0 + index / 4,
+                tokens_per_s=40.0 + index,
+            )
+            for index, answer in enumerate(answers)
+        ),
+    )
+
+
 LONG_PARAGRAPH = (
     "Step {i}: the ones column gives 3 + 8 = 11, so write **1** and carry one; "
     "the tens give 2 + 5 + 1 = 8.\n\n"
@@ -363,7 +387,11 @@ class FakeEngine(StatePublisher):
         step_delay_s: float = 0.0,
         *,
         load_pause_after: int | None = None,
+        live: RemoteMetrics | None = None,
     ) -> None:
+        self.live = live
+        """The scheduler figures ``live_metrics`` reports while loaded (None: like an engine
+        that has served nothing yet)."""
         self._load_script = tuple(load_script)
         self._chat_scripts = list(chat_scripts)
         self._figures = figures
@@ -601,6 +629,10 @@ class FakeEngine(StatePublisher):
         self.unload_count += 1
         self._profile = None
         self._state = EngineState()
+
+    def live_metrics(self) -> RemoteMetrics | None:
+        """The scripted scheduler figures, while a model is loaded."""
+        return self.live if self._state.status == "ready" else None
 
     def log_lines(self) -> list[str]:
         """The scripted log, once a load has started."""

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workbench.engine.api import SampleStats
 
 METRIC_DEFINITIONS: dict[str, str] = {
     "ttft_s": "time to first token: from the request reaching the engine to this sample's first "
@@ -117,3 +122,82 @@ class TokenClock:
     def decode_tokens_per_s(self) -> float | None:
         mean = self.mean_itl_ms
         return None if mean is None or mean <= 0 else 1000 / mean
+
+
+# --- per turn ----------------------------------------------------------------------------
+
+SPREAD_METRICS = ("ttft_s", "first_answer_token_s", "mean_itl_ms", "decode_tokens_per_s", "e2e_s")
+"""The per-sample figures a turn reports as p50 / p95."""
+
+
+@dataclass(frozen=True)
+class Spread:
+    p50: float
+    p95: float
+
+
+@dataclass(frozen=True)
+class TurnMetrics:
+    samples: int
+    generated_tokens: int
+    reasoning_tokens: int
+    spreads: dict[str, Spread]
+    turn_tokens_per_s: float | None
+
+    @property
+    def reasoning_share(self) -> float | None:
+        if not self.generated_tokens:
+            return None
+        return self.reasoning_tokens / self.generated_tokens
+
+    def to_dict(self) -> dict[str, object]:
+        """For ``--json`` and exports: ``{"ttft_s": {"p50": …, "p95": …}, …}`` plus the totals."""
+        data: dict[str, object] = {
+            name: {"p50": spread.p50, "p95": spread.p95} for name, spread in self.spreads.items()
+        }
+        data["samples"] = self.samples
+        data["turn_tokens_per_s"] = self.turn_tokens_per_s
+        data["reasoning_share"] = self.reasoning_share
+        return data
+
+    def describe(self) -> str:
+        """One line, e.g. "TTFT 0.12 / 0.20 s · first answer 3.1 / 4.0 s · ITL 26 / 31 ms ·
+        312 tok/s in all · 83% reasoning" (p50 / p95 over the samples)."""
+        parts: list[str] = []
+        for name, label, unit, digits in (
+            ("ttft_s", "TTFT", "s", 2),
+            ("first_answer_token_s", "first answer", "s", 1),
+            ("mean_itl_ms", "ITL", "ms", 0),
+            ("e2e_s", "e2e", "s", 1),
+        ):
+            spread = self.spreads.get(name)
+            if spread is not None:
+                parts.append(f"{label} {spread.p50:.{digits}f} / {spread.p95:.{digits}f} {unit}")
+        if self.turn_tokens_per_s is not None:
+            parts.append(f"{self.turn_tokens_per_s:.0f} tok/s in all")
+        share = self.reasoning_share
+        if share is not None and self.reasoning_tokens:
+            parts.append(f"{share * 100:.0f}% reasoning")
+        return " · ".join(parts)
+
+
+def turn_metrics(stats: Sequence[SampleStats]) -> TurnMetrics | None:
+    """The turn's aggregates; None for no finished samples."""
+    if not stats:
+        return None
+    spreads: dict[str, Spread] = {}
+    for name in SPREAD_METRICS:
+        values = [v for s in stats if (v := getattr(s, name)) is not None]
+        p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+        if p50 is not None and p95 is not None:
+            spreads[name] = Spread(p50, p95)
+    generated = sum(s.generated_tokens for s in stats)
+    ends = [s.e2e_s for s in stats if s.e2e_s is not None]
+    wall = max(ends) if ends else None
+    return TurnMetrics(
+        samples=len(stats),
+        generated_tokens=generated,
+        reasoning_tokens=sum(s.reasoning_tokens for s in stats),
+        spreads=spreads,
+        turn_tokens_per_s=generated / wall if wall else None,
+    )

@@ -102,7 +102,11 @@ class SampleReader(ModalScreen[None]):
         count = max(self.turn.n_requested, len(self.turn.samples), 1)
         live = record.stats is None and not self.turn.done
         self.query_one(Vertical).border_title = f"Sample {self.index + 1} of {count}"
-        state = "streaming…" if live else (stats_line(record.stats) if record.stats else "")
+        state = (
+            "streaming…"
+            if live
+            else (stats_line(record.stats).replace("\n", " · ") if record.stats else "")
+        )
         thinking = thinking_title(record.stats, record.reasoning, live=live)
         self.query_one(".reader-status", Static).update(
             Content.assemble(

@@ -33,13 +33,31 @@ def thinking_title(stats: SampleStats | None, reasoning: str, *, live: bool = Fa
 
 
 def stats_line(stats: SampleStats) -> str:
-    """'185 tok · 38.2 tok/s · stop · logp -4.21' (fits a 46-cell column)."""
-    parts = [f"{stats.reasoning_tokens + stats.answer_tokens} tok"]
-    if stats.tokens_per_s is not None:
-        parts.append(f"{stats.tokens_per_s:.1f} tok/s")
+    """'185 tok · 38.2 tok/s · stop · logp -4.21', then the timing line (each fits a 46-cell
+    column; the terms are engine.timing's, shown by the "Run metrics" command)."""
+    parts = [f"{stats.generated_tokens} tok"]
+    if stats.decode_tokens_per_s is not None:
+        parts.append(f"{stats.decode_tokens_per_s:.1f} tok/s")
     parts.append(stats.finish_reason or "unfinished")
     if stats.cumulative_logprob is not None:
         parts.append(f"logp {stats.cumulative_logprob:.2f}")
+    timing = timing_line(stats)
+    return " · ".join(parts) + (f"\n{timing}" if timing else "")
+
+
+def timing_line(stats: SampleStats) -> str:
+    """'TTFT 0.12s · ITL 26/41ms · e2e 4.9s' (mean/p95 ITL), then cached prompt tokens; the
+    time to the first answer is the thinking title's "Thought for"."""
+    parts = []
+    if stats.ttft_s is not None:
+        parts.append(f"TTFT {stats.ttft_s:.2f}s")
+    if stats.mean_itl_ms is not None:
+        p95 = f"/{stats.p95_itl_ms:.0f}" if stats.p95_itl_ms is not None else ""
+        parts.append(f"ITL {stats.mean_itl_ms:.0f}{p95}ms")
+    if stats.e2e_s is not None:
+        parts.append(f"e2e {stats.e2e_s:.1f}s")
+    if stats.cached_prompt_tokens:
+        parts.append(f"{stats.cached_prompt_tokens} cached")
     return " · ".join(parts)
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import HorizontalScroll, Vertical
 from textual.content import Content
 from textual.widgets import Markdown, Static
 
 from workbench.chat.doctor import Finding
+from workbench.chat.fields import FieldTable, compare_fields
 from workbench.chat.model import AssistantTurn
 from workbench.chat.summary import AnswerSummary, summarise_answers
+from workbench.engine.timing import turn_metrics
 from workbench.ui.chat.sample_column import SampleColumn
 
 MIN_COLUMN_WIDTH = 36
@@ -74,6 +79,7 @@ class AssistantTurnView(Vertical):
     AssistantTurnView > .samples { height: auto; }
     AssistantTurnView > .samples > SampleColumn { width: 1fr; }
     AssistantTurnView > .turn-summary { height: auto; padding: 0 1; color: $text; }
+    AssistantTurnView > .turn-fields { height: auto; padding: 0 1; }
     AssistantTurnView > .turn-error { height: auto; padding: 0 1; color: $error; }
     """
 
@@ -93,10 +99,12 @@ class AssistantTurnView(Vertical):
         with HorizontalScroll(classes="samples"):
             yield from self._columns.values()
         yield Static("", classes="turn-summary")
+        yield Static("", classes="turn-fields")
         yield Static("", classes="turn-error")
 
     def on_mount(self) -> None:
         self.query_one(".turn-summary").display = False
+        self.query_one(".turn-fields").display = False
         self.query_one(".turn-error").display = False
         self._size_columns()
 
@@ -157,11 +165,44 @@ class AssistantTurnView(Vertical):
         pick_hint = (
             "" if self.turn.picked is not None else "   (press 1–9 to continue with a sample)"
         )
-        summary_widget.update(
-            Content.assemble(("Summary: ", "bold"), summary.describe(), (pick_hint, "dim"))
-        )
+        parts: list[str | tuple[str, str]] = [
+            ("Summary: ", "bold"),
+            summary.describe(),
+            (pick_hint, "dim"),
+        ]
+        metrics = turn_metrics([s.stats for s in finished if s.stats is not None])
+        described = metrics.describe() if metrics is not None else ""
+        if described:
+            parts += ["\n", ("Run (p50 / p95): ", "bold"), (described, "dim")]
+        summary_widget.update(Content.assemble(*parts))
         summary_widget.display = True
+        if self.turn.structured:
+            self._show_fields(compare_fields([(s.index, s.content) for s in finished]))
         return summary
+
+    def _show_fields(self, table: FieldTable) -> None:
+        """A JSON-schema turn: one row per field, one column per sample, and agreement."""
+        grid = Table(box=None, padding=(0, 1), show_header=True, header_style="bold")
+        grid.add_column("field", style="cyan", no_wrap=True)
+        for index in table.samples:
+            grid.add_column(f"{index + 1}", overflow="ellipsis", max_width=24, no_wrap=True)
+        grid.add_column("agree", no_wrap=True)
+        for row in table.rows:
+            cells = []
+            for index in table.samples:
+                if index in table.invalid:
+                    cells.append(Text("not JSON", style="red"))
+                    continue
+                value = row.values.get(index)
+                style = "" if value == row.common else "yellow"
+                cells.append(Text("—" if value is None else value, style=style))
+            agree = f"{row.agreeing}/{table.valid}"
+            grid.add_row(row.name, *cells, Text(agree, style="green" if row.agreed else "yellow"))
+        widget = self.query_one(".turn-fields", Static)
+        caption = Text("Fields: ", style="bold")
+        caption.append(table.describe(), style="red" if table.invalid else "dim")
+        widget.update(Group(caption, grid))
+        widget.display = True
 
     def show_error(self, message: str) -> None:
         error = self.query_one(".turn-error", Static)
