@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import write_profile
+from workbench.engine.timing import METRIC_DEFINITIONS
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -52,8 +53,15 @@ def test_chat_json_streams_n_samples_and_keeps_engine_output_off_the_terminal(
     for sample in result["samples"]:
         assert sample["stats"]["finish_reason"] in ("stop", "length")
         assert sample["stats"]["prompt_tokens"] > 0
+        # every run metric under its defined name (engine.timing), measured
+        assert set(METRIC_DEFINITIONS) <= set(sample["stats"])
+        assert sample["stats"]["ttft_s"] <= sample["stats"]["e2e_s"]
+        assert sample["stats"]["queue_s"] is not None
         if "</think>" not in sample["text"]:
             assert sample["reasoning"] == sample["text"] and sample["content"] == ""
+    turn = result["turn"]
+    assert turn["samples"] == 2 and turn["turn_tokens_per_s"] > 0
+    assert turn["ttft_s"]["p50"] <= turn["ttft_s"]["p95"]
     assert result["figures"]["kv_cache_tokens"] == 16777216 // 256
     stages = [
         line.split("] ", 1)[1].split("  ")[0]

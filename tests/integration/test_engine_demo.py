@@ -73,6 +73,8 @@ async def test_demo_profile_streams_four_samples_each_with_reasoning_and_an_answ
         first_time = [event async for event in service.chat(long_question, short)]
         again = [event async for event in service.chat(long_question, short)]
         live = service.live_metrics()
+        counted = await service.count_prompt(question, ChatOverrides(n=4))
+        counted_long = await service.count_prompt(long_question, short)
     finally:
         await service.unload()
     final = events[-1]
@@ -97,6 +99,11 @@ async def test_demo_profile_streams_four_samples_each_with_reasoning_and_an_answ
     assert live is not None and live.prefix_queries and live.prefix_hits, live
     assert (live.running, live.waiting) == (0, 0), live
     assert live.kv_tokens is not None and live.kv_tokens > 0
+    # The context gauge's count is the prompt vLLM generated from, rendered the same way.
+    assert counted is not None and counted.tokens == samples[0].stats.prompt_tokens
+    assert (counted.max_model_len, counted.max_tokens) == (512, 256)
+    assert counted_long is not None and counted_long.tokens == repeated.stats.prompt_tokens
+    assert counted_long.max_tokens == 16 and counted_long.fits
     right = sum(str(problem.answer) in sample.content for sample in samples.values())
     print(f"demo: {right}/4 samples answered {problem.expression} = {problem.answer}")
     # Thinking off: the template closes the think block itself; everything is answer.

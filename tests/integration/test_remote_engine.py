@@ -216,10 +216,16 @@ async def test_n4_turn_splits_reasoning_and_counts_tokens_exactly(
     service, _ = await connect(deployment(tmp_path, server))
     try:
         finished, deltas, outcome = await turn(service, ChatOverrides(n=4))
+        counted = await service.count_prompt(
+            [ChatMessage("user", "What is 17 + 65?")], ChatOverrides(n=4)
+        )
     finally:
         await service.unload()
     assert isinstance(outcome, RequestFinished) and outcome.error is None
     assert (outcome.n_requested, outcome.n_received) == (4, 4)
+    # The context gauge's count is the server's (POST /tokenize), the prompt it generated from
+    assert counted is not None and counted.tokens == finished[0].stats.prompt_tokens
+    assert (counted.max_model_len, counted.max_tokens) == (1024, 300)
     assert sorted(finished) == [0, 1, 2, 3]
     for index, sample in finished.items():
         streamed = [d for d in deltas if d.index == index]
@@ -232,6 +238,11 @@ async def test_n4_turn_splits_reasoning_and_counts_tokens_exactly(
         assert stats.reasoning_tokens > 0 and stats.answer_tokens > 0
         assert stats.cumulative_logprob is not None and stats.cumulative_logprob <= 0
         assert stats.thinking_seconds is not None and stats.ttft_s is not None
+        # timed from the stream: every figure there, in order
+        assert stats.first_answer_token_s is not None and stats.e2e_s is not None
+        assert 0 < stats.ttft_s <= stats.first_answer_token_s <= stats.e2e_s
+        assert stats.mean_itl_ms is not None and stats.p95_itl_ms is not None
+        assert stats.queue_s is None  # a deployment does not say per request
 
 
 async def test_without_a_server_parser_thinking_is_split_here_the_same_way(

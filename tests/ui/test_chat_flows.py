@@ -427,3 +427,42 @@ async def test_resume_and_new_chat_are_refused_while_a_reply_streams(tmp_path: P
         engine.release()
         await settle(pilot)
         assert last_turn(app).done
+
+
+async def test_the_context_gauge_counts_the_conversation_and_warns_before_it_overflows() -> None:
+    """The quick bar shows the next prompt's tokens against max_model_len, counted by the
+    engine after each turn and as the draft changes, and says so before a turn would not fit."""
+    from dataclasses import replace
+
+    from workbench.engine.fake import DEFAULT_FIGURES
+
+    # max_tokens 512 of a 600-token context: the second turn's prompt leaves too little room
+    engine = FakeEngine(
+        chat_scripts=[turn_thinking_then_answer(), turn_thinking_then_answer()],
+        figures=replace(DEFAULT_FIGURES, max_model_len=600),
+        count_prompts=True,
+    )
+    app = ChatHostApp(engine, profile=demo_profile())
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        chat = app.chat
+        await until(pilot, lambda: chat.context is not None, "the first count")
+        assert chat.context is not None and chat.context.max_model_len == 600
+        empty = chat.context.tokens
+        bar = str(chat.query_one(".quick-bar").render())
+        assert f"context {empty}/600" in bar and "does not fit" not in bar
+        await send_prompt(pilot)
+        await settle(pilot)
+        await until(
+            pilot, lambda: chat.context is not None and chat.context.tokens > empty, "a count"
+        )
+        after_turn = chat.context
+        assert after_turn is not None and after_turn.fits
+        # A long draft, counted once typing pauses: it would not leave max_tokens for the reply
+        chat.query_one(Input).value = "word " * 80
+        await pilot.pause(chat.CONTEXT_DEBOUNCE_S + 0.2)
+        await until(
+            pilot, lambda: chat.context is not None and not chat.context.fits, "the draft count"
+        )
+        bar = str(chat.query_one(".quick-bar").render())
+        assert "⚠ the next turn does not fit (max_tokens 512" in bar
+        assert f"/600 ({chat.context.fraction * 100:.0f}%)" in bar

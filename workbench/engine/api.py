@@ -258,6 +258,27 @@ class StatePublisher:
         self._listeners.append(listener)
 
 
+@dataclass(frozen=True)
+class PromptCount:
+    """How much of the context the next request's prompt takes (the chat's context gauge)."""
+
+    tokens: int
+    """The rendered prompt: system prompt, history as the thinking-history policy sends it,
+    the chat template's own tokens and the generation prompt."""
+    max_model_len: int
+    max_tokens: int | None
+    """What the request asks to generate at most (None: the rest of the context)."""
+
+    @property
+    def fraction(self) -> float:
+        return self.tokens / self.max_model_len if self.max_model_len else 0.0
+
+    @property
+    def fits(self) -> bool:
+        """Whether the prompt plus max_tokens fit max_model_len (vLLM refuses it otherwise)."""
+        return self.tokens + (self.max_tokens or 1) <= self.max_model_len
+
+
 class EngineService(Protocol):
     """Load one profile at a time, chat with it, abort, unload. All methods are async."""
 
@@ -281,6 +302,14 @@ class EngineService(Protocol):
         request_id: str | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """Stream one turn. Ends with ``RequestFinished`` or ``RequestFailed``."""
+        ...
+
+    async def count_prompt(
+        self, messages: list[ChatMessage], overrides: ChatOverrides | None = None
+    ) -> PromptCount | None:
+        """The next request's prompt size, rendered the way ``chat`` would send it; None when
+        nothing is loaded or the engine cannot say. Raises ``EngineError`` when rendering
+        fails."""
         ...
 
     async def abort(self, request_id: str | None = None) -> None:

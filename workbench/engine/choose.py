@@ -14,6 +14,7 @@ from workbench.engine.api import (
     EngineService,
     EngineState,
     LoadProgress,
+    PromptCount,
     StatePublisher,
 )
 
@@ -86,6 +87,11 @@ class EngineRouter(StatePublisher):
         request_id: str | None = None,
     ) -> AsyncIterator[ChatEvent]:
         return self.active.chat(messages, overrides, request_id=request_id)
+
+    async def count_prompt(
+        self, messages: list[ChatMessage], overrides: ChatOverrides | None = None
+    ) -> PromptCount | None:
+        return await self.active.count_prompt(messages, overrides)
 
     async def abort(self, request_id: str | None = None) -> None:
         await self.active.abort(request_id)

@@ -26,6 +26,7 @@ from workbench.engine.api import (
     EngineState,
     LoadProgress,
     LoadStage,
+    PromptCount,
     RequestFailed,
     RequestFinished,
     SampleDelta,
@@ -388,8 +389,12 @@ class FakeEngine(StatePublisher):
         *,
         load_pause_after: int | None = None,
         live: RemoteMetrics | None = None,
+        count_prompts: bool = False,
     ) -> None:
         self.live = live
+        self.count_prompts = count_prompts
+        """Answer ``count_prompt`` (off: like an engine that cannot say, as most snapshots
+        want)."""
         """The scheduler figures ``live_metrics`` reports while loaded (None: like an engine
         that has served nothing yet)."""
         self._load_script = tuple(load_script)
@@ -615,6 +620,18 @@ class FakeEngine(StatePublisher):
             ),
         )
         return SampleFinished(request_id, index, raw, reasoning, content, stats)
+
+    async def count_prompt(
+        self, messages: list[ChatMessage], overrides: ChatOverrides | None = None
+    ) -> PromptCount | None:
+        """A deterministic stand-in for the template's count: 4 tokens per message plus one
+        per word of content (the thinking as if stripped), and 3 for the generation prompt."""
+        if not self.count_prompts or self._profile is None or self._state.status != "ready":
+            return None
+        tokens = 3 + sum(4 + len(m.content.split()) for m in messages)
+        sampling = self._profile.profile.sampling
+        max_tokens = overrides.max_tokens if overrides and overrides.max_tokens else None
+        return PromptCount(tokens, self._figures.max_model_len, max_tokens or sampling.max_tokens)
 
     async def abort(self, request_id: str | None = None) -> None:
         """Mark one (or every) running request aborted and wake it if it is frozen."""

@@ -144,6 +144,7 @@ class Host:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.engine: Any = None
         self.requests: dict[str, asyncio.Task[None]] = {}
+        self.side_tasks: set[asyncio.Task[None]] = set()
         self.aborted: set[str] = set()
         self.parser_class: Any = None
         self.fatal = asyncio.Event()
@@ -271,27 +272,15 @@ class Host:
         n_requested = 1
         request_started = time.monotonic()
         try:
-            from vllm.renderers.params import ChatParams
             from vllm.sampling_params import (
                 RequestOutputKind,
                 SamplingParams,
                 StructuredOutputsParams,
             )
 
-            messages = protocol.messages_from_list(command["messages"])
             overrides = protocol.overrides_from_dict(command.get("overrides"))
-            chat = self.profile.chat
-            template_kwargs = chat_template_kwargs(chat, overrides)
-            chat_template = None
-            if self.profile.model.chat_template:
-                chat_template = (self.base_dir / self.profile.model.chat_template).read_text()
-            rendered = render_messages(messages, chat.thinking_history, chat.system_prompt)
-            _, prompts = await self.engine.renderer.render_chat_async(
-                [rendered],
-                ChatParams(chat_template=chat_template, chat_template_kwargs=template_kwargs),
-            )
-            prompt = prompts[0]
-            prompt_ids = list(prompt.get("prompt_token_ids") or [])
+            template_kwargs = chat_template_kwargs(self.profile.chat, overrides)
+            prompt, prompt_ids = await self._render(command)
             values = merge_sampling(self.default_sampling, self.profile.sampling, overrides)
             n_requested = int(values["n"])
             if values.get("max_tokens") is None:
@@ -399,6 +388,42 @@ class Host:
             self.requests.pop(request_id, None)
             self.aborted.discard(request_id)
 
+    async def _render(self, command: dict[str, Any]) -> tuple[Any, list[int]]:
+        """The prompt vLLM generates from for a chat/count command: the conversation as the
+        thinking-history policy sends it, through the model's chat template."""
+        from vllm.renderers.params import ChatParams
+
+        messages = protocol.messages_from_list(command["messages"])
+        overrides = protocol.overrides_from_dict(command.get("overrides"))
+        chat = self.profile.chat
+        template_kwargs = chat_template_kwargs(chat, overrides)
+        chat_template = None
+        if self.profile.model.chat_template:
+            chat_template = (self.base_dir / self.profile.model.chat_template).read_text()
+        rendered = render_messages(messages, chat.thinking_history, chat.system_prompt)
+        _, prompts = await self.engine.renderer.render_chat_async(
+            [rendered],
+            ChatParams(chat_template=chat_template, chat_template_kwargs=template_kwargs),
+        )
+        prompt = prompts[0]
+        return prompt, list(prompt.get("prompt_token_ids") or [])
+
+    async def count(self, command: dict[str, Any]) -> None:
+        """How many tokens the next request's prompt takes (the context gauge)."""
+        reply: dict[str, Any] = {"ev": "count", "id": command["id"]}
+        try:
+            _, prompt_ids = await self._render(command)
+            overrides = protocol.overrides_from_dict(command.get("overrides"))
+            values = merge_sampling(self.default_sampling, self.profile.sampling, overrides)
+            reply.update(
+                tokens=len(prompt_ids),
+                max_model_len=int(self.engine.model_config.max_model_len),
+                max_tokens=values.get("max_tokens"),
+            )
+        except Exception as exc:  # a template that fails here fails the chat too, with this
+            reply["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        self.send(reply)
+
     def _finish(
         self, request_id: str, sample: SampleTracker, reason: str | None, logprob: float | None
     ) -> None:
@@ -470,6 +495,10 @@ class Host:
                 if op == "chat":
                     rid = command["id"]
                     self.requests[rid] = asyncio.create_task(self.chat(rid, command))
+                elif op == "count":
+                    task = asyncio.create_task(self.count(command))
+                    self.side_tasks.add(task)  # a reference, so the task is not collected
+                    task.add_done_callback(self.side_tasks.discard)
                 elif op == "abort":
                     await self.abort(command.get("id"))
                 elif op == "shutdown":

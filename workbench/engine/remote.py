@@ -29,6 +29,7 @@ from workbench.engine.api import (
     EngineState,
     LoadProgress,
     LoadStage,
+    PromptCount,
     RequestFailed,
     RequestFinished,
     SampleDelta,
@@ -159,6 +160,41 @@ class RemoteEngineService(StatePublisher):
         )
         detail = f"{self._model} on {urlsplit(root).netloc} (vLLM {version})"
         yield LoadProgress(LoadStage.READY, time.monotonic() - started, detail)
+
+    async def count_prompt(
+        self, messages: list[ChatMessage], overrides: ChatOverrides | None = None
+    ) -> PromptCount | None:
+        """The server's own count of the next prompt (vLLM's POST /tokenize with the same
+        messages and template arguments as the chat request); None if it cannot say."""
+        import httpx
+
+        client, profile = self._client, self._profile
+        if client is None or profile is None or self._model is None:
+            return None
+        body = self.request_body(profile, messages, overrides)
+        request = {
+            "model": body["model"],
+            "messages": body["messages"],
+            "add_generation_prompt": True,
+            "chat_template_kwargs": body["chat_template_kwargs"],
+        }
+        try:
+            response = await client.post("/tokenize", json=request)
+            data = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("count"), int):
+            return None
+        max_model_len = data.get("max_model_len")
+        if not isinstance(max_model_len, int):
+            figures = self._state.figures
+            max_model_len = figures.max_model_len if figures is not None else None
+        if not max_model_len:
+            return None
+        max_tokens = body.get("max_tokens")
+        return PromptCount(
+            data["count"], max_model_len, max_tokens if isinstance(max_tokens, int) else None
+        )
 
     async def remote_metrics(self) -> RemoteMetrics | str:
         """One scrape of the server's /metrics, or why there is none (one line)."""

@@ -33,6 +33,7 @@ from workbench.engine.api import (
     EngineState,
     LoadProgress,
     LoadStage,
+    PromptCount,
     RequestFailed,
     RequestFinished,
     StatePublisher,
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 _STAGE_ORDER = list(LoadStage)
 _POLL_S = 0.1
+COUNT_TIMEOUT_S = 10.0
+"""A prompt count the host has not answered by then is not shown (the gauge waits)."""
 KEEP_LOGS = 50  # engine logs kept in the log dir, newest first
 
 
@@ -65,6 +68,7 @@ class _Host:
     stopping: bool = False
     died: EngineError | None = None
     live: RemoteMetrics | None = None
+    counts: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
 
 
 class _LogTail:
@@ -496,6 +500,11 @@ class VllmEngineService(StatePublisher):
                 if message.get("ev") == "stats":
                     host.live = self._live_metrics(message)
                     continue
+                if message.get("ev") == "count":
+                    waiting = host.counts.get(str(message.get("id")))
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(message)
+                    continue
                 if message.get("ev") != "events":
                     continue
                 for item in message["items"]:
@@ -570,6 +579,40 @@ class VllmEngineService(StatePublisher):
                 # The consumer stopped listening mid-stream: do not leave the request running.
                 with contextlib.suppress(Exception):
                     await self._send(host, {"op": "abort", "id": request_id})
+
+    async def count_prompt(
+        self, messages: list[ChatMessage], overrides: ChatOverrides | None = None
+    ) -> PromptCount | None:
+        """The host renders the prompt exactly as it would for ``chat`` and counts it."""
+        host = self._host
+        if host is None or host.reader is None:
+            return None
+        count_id = uuid.uuid4().hex
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        host.counts[count_id] = future
+        try:
+            await self._send(
+                host,
+                {
+                    "op": "count",
+                    "id": count_id,
+                    "messages": protocol.messages_to_list(messages),
+                    "overrides": protocol.overrides_to_dict(overrides),
+                },
+            )
+            reply = await asyncio.wait_for(future, COUNT_TIMEOUT_S)
+        except TimeoutError:
+            return None
+        finally:
+            host.counts.pop(count_id, None)
+        if "error" in reply:
+            raise EngineError("invalid_config", f"the chat template failed: {reply['error']}")
+        max_tokens = reply.get("max_tokens")
+        return PromptCount(
+            int(reply["tokens"]),
+            int(reply["max_model_len"]),
+            int(max_tokens) if max_tokens is not None else None,
+        )
 
     async def _send(self, host: _Host, command: dict[str, Any]) -> None:
         stdin = host.process.stdin

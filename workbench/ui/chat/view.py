@@ -33,6 +33,7 @@ from workbench.engine.api import (
     EngineError,
     EngineFigures,
     EngineService,
+    PromptCount,
     RequestFailed,
     RequestFinished,
     SampleDelta,
@@ -134,6 +135,10 @@ class ChatView(Vertical):
         """Sent with Enter while the engine was still loading: goes out when it is ready."""
         self.unavailable_reason: str | None = None
         """Why no engine is coming (a failed load, an unload); None while one loads or runs."""
+        self.context: PromptCount | None = None
+        """The context gauge: the next request's prompt (conversation so far, plus the draft)
+        as the engine counts it; None until it has said."""
+        self._context_timer: Timer | None = None
 
     # -- layout -------------------------------------------------------------------
 
@@ -174,7 +179,9 @@ class ChatView(Vertical):
         self.figures = figures
         self.unavailable_reason = None
         self._refresh_placeholder()
+        self.context = None
         self._refresh_quick_bar()
+        self.refresh_context()
         if figures is not None and self.queued_prompt is not None:
             self.call_later(self._send_queued)
 
@@ -183,6 +190,8 @@ class ChatView(Vertical):
         into the input so nothing typed is lost."""
         self.figures = None
         self.unavailable_reason = reason
+        self.context = None
+        self._refresh_quick_bar()
         self._refresh_placeholder()
         queued, self.queued_prompt = self.queued_prompt, None
         self._show_queued()
@@ -235,6 +244,26 @@ class ChatView(Vertical):
         def changed(flag: bool) -> str:
             return "bold $accent" if flag else ""
 
+        hint = (
+            "   Esc leaves the input, then: +/- n  [/] temperature  t thinking  1-9 pick",
+            "dim",
+        )
+        context = self.context
+        gauge: list[tuple[str, str]] = []
+        if context is not None:
+            style = "" if context.fraction < 0.8 else "$warning"
+            gauge = [
+                ("  context ", "dim"),
+                (f"{context.tokens:,}/{context.max_model_len:,}", style),
+                (f" ({context.fraction * 100:.0f}%)", "dim"),
+            ]
+            if not context.fits:
+                room = f"max_tokens {context.max_tokens:,}" if context.max_tokens else "no room"
+                hint = (
+                    f"   ⚠ the next turn does not fit ({room} left for the reply): "
+                    "start a new chat or raise max_model_len",
+                    "bold $error",
+                )
         bar = Content.assemble(
             ("n ", "dim"),
             (str(self.effective_n()), changed(session.overridden("n"))),
@@ -242,9 +271,43 @@ class ChatView(Vertical):
             (temperature_text, changed(session.overridden("temperature"))),
             ("  thinking ", "dim"),
             (thinking, changed(session.overridden("enable_thinking"))),
-            ("   Esc leaves the input, then: +/- n  [/] temperature  t thinking  1-9 pick", "dim"),
+            *gauge,
+            hint,
         )
         self.query_one(".quick-bar", Static).update(bar)
+
+    # -- the context gauge ----------------------------------------------------------
+
+    CONTEXT_DEBOUNCE_S = 0.5
+    """A draft is counted once typing pauses this long (one engine round trip per pause)."""
+
+    def refresh_context(self) -> None:
+        """Count the next request's prompt again (off the UI thread's critical path)."""
+        if self.ready and not self.streaming:
+            self._count_context()
+
+    @on(Input.Changed, "#chat-input")
+    def _draft_changed(self) -> None:
+        if self._context_timer is not None:
+            self._context_timer.stop()
+        self._context_timer = self.set_timer(self.CONTEXT_DEBOUNCE_S, self.refresh_context)
+
+    @work(exclusive=True, group="context", exit_on_error=False, description="count the prompt")
+    async def _count_context(self) -> None:
+        messages = self.conversation.messages_for_next_request()
+        draft = self.query_one(PromptInput).value.strip()
+        if draft:
+            messages.append(ChatMessage("user", draft))
+        elif not messages:
+            messages.append(ChatMessage("user", ""))  # the template's own tokens
+        try:
+            count = await self.engine.count_prompt(messages, self.session.overrides)
+        except EngineError as error:
+            self.notify(error.message, title="Context", severity="warning")
+            count = None
+        if self.ready:
+            self.context = count
+            self._refresh_quick_bar()
 
     def _refresh_placeholder(self) -> None:
         placeholder = self.query_one(".chat-placeholder", Static)
@@ -364,6 +427,7 @@ class ChatView(Vertical):
         await self._decorate(turn, turn_view)
         self.autosave()
         self.refresh_bindings()
+        self.refresh_context()
 
     async def _decorate(self, turn: AssistantTurn, turn_view: AssistantTurnView) -> None:
         """Summary and doctor cards for a finished turn."""
@@ -449,6 +513,7 @@ class ChatView(Vertical):
                 await column.show_record(record)
             await self._decorate(turn, turn_view)
         self._refresh_placeholder()
+        self.refresh_context()
         log.scroll_end(animate=False)
         self.refresh_bindings()
 
@@ -486,6 +551,7 @@ class ChatView(Vertical):
         await self.log_view.remove_children(UserMessage)
         await self.log_view.remove_children(AssistantTurnView)
         self._refresh_placeholder()
+        self.refresh_context()
 
     def run_card(self) -> RunCard:
         """How this chat's answers were made: profile, sampling (with the quick changes), engine."""
@@ -604,6 +670,7 @@ class ChatView(Vertical):
         """Thinking on/off for the next turn."""
         self.session.toggle_thinking()
         self._refresh_quick_bar()
+        self.refresh_context()  # the template renders (or closes) the think block
 
     def action_focus_input(self) -> None:
         self.query_one("#chat-input", Input).focus()
