@@ -262,6 +262,7 @@ SCENARIOS: dict[str, Callable[[], tuple[ChatHostApp, RunBefore]]] = {
     "chat-thinking-collapsed": scenario_thinking_collapsed,
     "chat-n4-majority": scenario_n4_majority,
     "chat-doctor-bang": scenario_doctor_bang,
+    "chat-json-fields": scenario_json_fields,
     "chat-long-stream-tails": scenario_long_stream_tails,
     "chat-reader-mid-stream": scenario_reader_mid_stream,
 }
