@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from workbench.chat.store import ChatStore
 from workbench.engine.api import ChatMessage, ChatOverrides, EngineError, SampleStats
 from workbench.engine.fake import (
     FakeEngine,
+    FakeSample,
     FakeTurn,
     sample,
     turn_bang_repeat,
@@ -466,3 +469,40 @@ async def test_the_context_gauge_counts_the_conversation_and_warns_before_it_ove
         bar = str(chat.query_one(".quick-bar").render())
         assert "⚠ the next turn does not fit (max_tokens 512" in bar
         assert f"/600 ({chat.context.fraction * 100:.0f}%)" in bar
+
+
+async def test_typing_mid_stream_defers_flushes_but_the_stream_keeps_moving() -> None:
+    """While the user types, flushes step aside (a key never waits behind one it did not need
+    to), yet the stream still shows new text every stale interval, typing or not."""
+    long_turn = FakeTurn(samples=(FakeSample(reasoning_chunks=("thinking ",) * 4000),))
+    engine = FakeEngine(chat_scripts=[long_turn], step_delay_s=0.002)
+    app = ChatHostApp(engine, profile=demo_profile())
+    flushes: list[float] = []
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        chat = app.chat
+        chat.pacer.typing_pause_s = 10.0  # typing never pauses here: only staleness flushes
+        flush = chat._streaming_view_flush
+
+        async def counted(view: AssistantTurnView) -> None:
+            flushes.append(time.perf_counter())
+            await flush(view)
+
+        chat._streaming_view_flush = counted  # type: ignore[method-assign]
+        await send_prompt(pilot, "think for a long time")
+        await until(pilot, lambda: chat.streaming and len(flushes) >= 3, "the stream to flush")
+        pane = app.query_one(SampleColumn).thinking_pane
+        started, shown_before = time.perf_counter(), len(pane.text)
+        flushes.clear()
+        while time.perf_counter() - started < 1.5:
+            await pilot.press("x")
+            await asyncio.sleep(0.03)
+        typed_s = time.perf_counter() - started
+        assert chat.streaming, "the scripted stream ended before the typing did"
+        shown_after = len(pane.text)
+        assert app.query_one("#chat-input", Input).value.startswith("xxx")
+        # At most one flush per stale interval (plus the one due when typing began); without
+        # the pacer stepping aside the timer would have flushed at 20 Hz, ~30 times.
+        assert 2 <= len(flushes) <= typed_s / chat.pacer.stale_s + 2, (len(flushes), typed_s)
+        assert shown_after > shown_before  # the stream kept moving on screen while typing
+        await pilot.press("escape")
+        await settle(pilot)

@@ -91,3 +91,17 @@ def test_pacer_keeps_flushing_under_its_budget() -> None:
     for _ in range(30):
         pacer.record(1.0)
     assert pacer.interval_s == pytest.approx(0.25)  # never slower than min_hz
+
+
+def test_pacer_lets_flushes_step_aside_while_the_user_types() -> None:
+    pacer = FlushPacer(max_hz=20, min_hz=4, typing_pause_s=0.2)
+    assert pacer.defer_s(now=10.0, typed_at=None, flushed_at=9.9) == 0.0  # nobody typed
+    # A key 50 ms ago, last flush 100 ms ago: wait for the pause (150 ms more)...
+    assert pacer.defer_s(now=10.0, typed_at=9.95, flushed_at=9.9) == pytest.approx(0.15)
+    # ...but never past one min_hz interval after the last flush (250 ms): 50 ms more here.
+    assert pacer.defer_s(now=10.0, typed_at=9.99, flushed_at=9.8) == pytest.approx(0.05)
+    assert pacer.defer_s(now=10.0, typed_at=9.99, flushed_at=9.7) == 0.0  # stale: flush now
+    assert pacer.defer_s(now=10.0, typed_at=9.7, flushed_at=9.9) == 0.0  # typing paused
+    # While typing goes on, the stale text is flushed right after a key's frame.
+    assert not pacer.flush_after_key(now=10.0, flushed_at=9.9)
+    assert pacer.flush_after_key(now=10.0, flushed_at=9.75)

@@ -5,6 +5,12 @@ faster, on a slow shared CPU with eight columns every frame steals time from the
 pacer keeps the UI thread's share spent on flushing under ``budget`` (a flush that took 10 ms
 at a budget of 0.25 waits at least 40 ms before the next one), between ``max_hz`` and
 ``min_hz``. Pure: the view measures, this decides.
+
+Keys come first. A key that arrives while a flush is being written and painted waits for that
+frame, so while the user types, flushes step aside: a due flush waits until typing pauses
+(``typing_pause_s``), and while typing goes on the stream still moves at ``min_hz``, its flush
+placed right after a key's frame has been painted, the moment the next key is least likely to
+be waiting.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ class FlushPacer:
     smoothing: float = 0.3
     """Weight of the newest measurement in the average."""
     average_cost_s: float | None = None
+    typing_pause_s: float = 0.2
+    """A due flush waits until no key has been typed for this long (or the text is stale)."""
 
     def record(self, cost_s: float) -> None:
         """One flush (buffered text written and the frame painted) took ``cost_s``."""
@@ -39,3 +47,21 @@ class FlushPacer:
         if self.average_cost_s is None:
             return fastest
         return min(slowest, max(fastest, self.average_cost_s / self.budget))
+
+    @property
+    def stale_s(self) -> float:
+        """The longest streamed text waits unshown, typing or not (one ``min_hz`` interval)."""
+        return 1.0 / self.min_hz
+
+    def defer_s(self, now: float, typed_at: float | None, flushed_at: float) -> float:
+        """Seconds a due flush should wait because the user is typing (0: flush now): until
+        typing pauses, but never past ``stale_s`` after the last flush."""
+        if typed_at is None:
+            return 0.0
+        until = min(typed_at + self.typing_pause_s, flushed_at + self.stale_s)
+        return max(0.0, until - now)
+
+    def flush_after_key(self, now: float, flushed_at: float) -> bool:
+        """A key was typed mid-stream: is the shown text stale enough to flush right after this
+        key's frame (instead of waiting for a pause that may not come)?"""
+        return now - flushed_at >= self.stale_s

@@ -127,7 +127,11 @@ class ChatView(Vertical):
         self.streaming_turn: AssistantTurn | None = None
         self._streaming_view: AssistantTurnView | None = None
         self._flush_timer: Timer | None = None
-        self._flush_due = 0.0
+        self._flush_due: float | None = 0.0
+        """When the pending timer tick was due (None: a tick run right after a key's frame)."""
+        self._flushed_at = 0.0
+        self._typed_at: float | None = None
+        """When a key last changed the draft (the pacer lets flushes step aside for typing)."""
         self.pacer = FlushPacer(max_hz=flush_hz, min_hz=min(MIN_FLUSH_HZ, flush_hz))
         self._streamed_s_since_autosave = 0.0
         self._autosaver = ChatAutosaver(self, store)
@@ -288,6 +292,8 @@ class ChatView(Vertical):
 
     @on(Input.Changed, "#chat-input")
     def _draft_changed(self) -> None:
+        if self._streaming_view is not None:
+            self._typed_mid_stream()
         if self._context_timer is not None:
             self._context_timer.stop()
         self._context_timer = self.set_timer(self.CONTEXT_DEBOUNCE_S, self.refresh_context)
@@ -368,6 +374,7 @@ class ChatView(Vertical):
         self.log_view.scroll_end(animate=False)
         self._streaming_view = turn_view
         self._streamed_s_since_autosave = 0.0
+        self._flushed_at = time.perf_counter()
         # The flush timer runs only while a reply streams; each tick schedules the next one
         # from the measured cost of the last frame (FlushPacer).
         self._schedule_flush()
@@ -439,23 +446,44 @@ class ChatView(Vertical):
 
     # -- buffered streaming -------------------------------------------------------
 
-    def _schedule_flush(self) -> None:
+    def _schedule_flush(self, interval: float | None = None) -> None:
         if self._flush_timer is not None:
             self._flush_timer.stop()
-        interval = self.pacer.interval_s
+        if interval is None:
+            interval = self.pacer.interval_s
         self._flush_due = time.perf_counter() + interval
         self._flush_timer = self.set_timer(interval, self._timed_flush)
 
-    async def _timed_flush(self) -> None:
+    def _typed_mid_stream(self) -> None:
+        """A key changed the draft while a reply streams: flushes wait for typing to pause,
+        and stale text is flushed right after this key's frame has been painted."""
+        now = time.perf_counter()
+        self._typed_at = now
+        if self.pacer.flush_after_key(now, self._flushed_at):
+            if self._flush_timer is not None:
+                self._flush_timer.stop()
+                self._flush_timer = None
+            self._flush_due = None
+            self._flushed_at = now  # one flush per stale interval, however many keys follow
+            self.call_after_refresh(self._timed_flush, after_key=True)
+
+    async def _timed_flush(self, *, after_key: bool = False) -> None:
         self._flush_timer = None
         if self._streaming_view is None:
             return
         started = time.perf_counter()
+        if not after_key:
+            wait = self.pacer.defer_s(started, self._typed_at, self._flushed_at)
+            if wait > 0:
+                self._schedule_flush(wait)
+                return
         # A tick that fires late found the UI thread busy (painting the last frame, handling
         # deltas): that lateness is part of what a frame costs here.
-        lateness = max(0.0, started - self._flush_due)
+        due = self._flush_due
+        lateness = max(0.0, started - due) if due is not None else 0.0
         await self.flush_tick()
-        self.pacer.record(time.perf_counter() - started + lateness)
+        self._flushed_at = time.perf_counter()
+        self.pacer.record(self._flushed_at - started + lateness)
         if self._streaming_view is not None:
             self._schedule_flush()
 
