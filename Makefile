@@ -15,7 +15,7 @@ run: $(STAMP)
 	$(VENV)/bin/workbench
 
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q --durations=15
 
 setup: $(STAMP)
 

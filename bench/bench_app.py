@@ -49,11 +49,16 @@ async def app_tokens_per_s(directory: Path, tokens: int, ns: list[int]) -> dict[
     from workbench.app import create_app
     from workbench.chat.store import ChatStore
     from workbench.engine.service import VllmEngineService
+    from workbench.paths import data_dir
+    from workbench.profiles import load_profile
+    from workbench.profiles.trust import command_line_consent
     from workbench.ui.chat import ChatView
 
     rates: dict[int, float] = {}
     for n in ns:
         profile = _profile(directory, tokens, n)
+        # The bench wrote this profile itself: its [env] has the consent the app would ask for.
+        command_line_consent(load_profile(profile), data_dir(), trust=True)
         app = create_app(
             engine=VllmEngineService(log_dir=directory / "logs"),
             initial_profile=str(profile),

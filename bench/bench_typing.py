@@ -272,7 +272,9 @@ def start_app(directory: Path, profile: Path, name: str) -> tuple[Pane, Path]:
     }
     exports = " ".join(f"{k}={v}" for k, v in env.items())
     pane = Pane(f"wb-bench-{os.getpid()}-{name}")
-    pane.start(f"cd {REPO} && env {exports} {sys.executable} -m workbench {profile}")
+    # The bench wrote this profile itself ([env] asks for consent): consent on the command line.
+    command = f"{sys.executable} -m workbench {profile} --trust-profile"
+    pane.start(f"cd {REPO} && env {exports} {command}")
     if not pane.wait_for("Type a message below", 240):
         screen = pane.screen()
         pane.kill()

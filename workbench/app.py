@@ -219,10 +219,21 @@ class WorkbenchApp(App[None]):
 
     # -- VRAM sampling, off the UI thread ---------------------------------------------
 
+    def _gauge(self) -> VramGauge | None:
+        """The gauge; None once the app tears its screen down (a reading that arrives then,
+        from the sampling thread or a scrape, has nowhere to go)."""
+        if self._shut_down:
+            return None
+        gauges = self.screen_stack[0].query(VramGauge) if self.screen_stack else None
+        return gauges.first() if gauges else None
+
     def sample_vram(self) -> None:
         """Take one VRAM reading in a thread (skipped if the previous one is still running);
         with a deployment as the engine, scrape its /metrics instead."""
-        if getattr(self.engine, "remote_active", False) or self.query_one(VramGauge).remote:
+        gauge = self._gauge()
+        if gauge is None:
+            return
+        if getattr(self.engine, "remote_active", False) or gauge.remote:
             self._sample_remote()  # (the last scrape clears the gauge once it is not remote)
         if self._sampling.acquire(blocking=False):
             self._sample_vram_thread()
@@ -233,8 +244,9 @@ class WorkbenchApp(App[None]):
         result = await self.engine.remote_metrics()  # type: ignore[attr-defined]
         state = self.engine.state
         label = state.figures.device if state.figures is not None else None
-        if not self._shut_down:
-            self.query_one(VramGauge).record_remote(label if result is not None else None, result)
+        gauge = self._gauge()
+        if gauge is not None:
+            gauge.record_remote(label if result is not None else None, result)
 
     @work(thread=True, group="vram", exit_on_error=False, description="sample VRAM")
     def _sample_vram_thread(self) -> None:
@@ -246,12 +258,13 @@ class WorkbenchApp(App[None]):
 
     @on(VramSampled)
     def _vram_sampled(self, event: VramSampled) -> None:
-        if self._shut_down:
-            return  # a sample that arrived while the app tears its screen down
+        gauge = self._gauge()
+        if gauge is None:
+            return
         state = self.engine.state
         figures = state.figures if state.status == "ready" else None
         live = getattr(self.engine, "live_metrics", None)
-        self.query_one(VramGauge).record(
+        gauge.record(
             event.sample,
             state.pids,
             figures,
@@ -278,12 +291,56 @@ class WorkbenchApp(App[None]):
     # -- loading ----------------------------------------------------------------------
 
     def start_load(self, loaded: LoadedProfile) -> None:
-        """Load ``loaded`` into the engine (replacing whatever is loaded)."""
+        """Load ``loaded`` into the engine (replacing whatever is loaded); a profile from
+        someone else that runs code (trust_remote_code, [env], a custom chat template) asks
+        first."""
+        if self._ask_consent(loaded):
+            return
+        from workbench.profiles.loader import unapplied_gpu_overrides
+
+        note = unapplied_gpu_overrides(loaded)
+        if note:
+            self.notify(note, title=loaded.name, timeout=10)
         self._set_active_profile(loaded)
         self.last_error = None
         self.chat_view.set_engine_ready(None)
         self.query_one(TunerView).show_actual(None, None)  # the old engine goes
         self._load_engine(loaded)
+
+    def _ask_consent(self, loaded: LoadedProfile) -> bool:
+        """True when ``loaded`` waits for the user's yes (asked in a dialog) before loading."""
+        from workbench.paths import data_dir
+        from workbench.profiles.trust import grant, pending_consent
+        from workbench.ui.screens.dialogs import ConfirmScreen
+
+        if loaded.profile.deployment is not None:
+            return False  # a deployment runs nothing on this machine
+        request = pending_consent(loaded, data_dir())
+        if request is None:
+            return False
+        detail = "\n".join(f"• {item.key}: {item.why}  ({item.where()})" for item in request.items)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                grant(request, data_dir())
+                self.start_load(loaded)
+                return
+            self._set_active_profile(loaded)
+            self.chat_view.set_engine_unavailable(
+                f"{loaded.name} was not loaded: it needs your consent (F5 asks again)"
+            )
+            self.notify(request.message(), title="Not loaded", severity="warning", timeout=15)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"{loaded.name} comes from a file you did not write, and it asks to run code "
+                "on this machine. Load it?",
+                detail + "\nRead the file first. Yes is remembered until the file changes.",
+                "Trust and load",
+            ),
+            answered,
+        )
+        return True
 
     @work(exclusive=True, group="engine", exit_on_error=False, description="load the engine")
     async def _load_engine(self, loaded: LoadedProfile) -> None:

@@ -425,3 +425,46 @@ async def test_the_run_metrics_help_lists_every_definition(tmp_path: Path) -> No
         await pilot.press("escape")
         await settle(pilot)
         assert not isinstance(app.screen, MetricsHelpScreen)
+
+
+async def test_a_teammates_profile_that_runs_code_asks_before_it_loads(tmp_path: Path) -> None:
+    """trust_remote_code from the project's profiles/: the app asks; no loads nothing and says
+    why (F5 asks again); yes loads it and is remembered for that file; an edit asks again."""
+    engine = FakeEngine()
+    app, dirs = build_app(tmp_path, engine=engine, initial_profile="risky", autoload=True)
+    risky = dirs.project / "risky.toml"
+    risky.write_text('extends = "demo"\n[model]\ntrust_remote_code = true\n')
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "risky comes from a file you did not write" in app.screen.question
+        assert "model.trust_remote_code" in app.screen.detail
+        assert "risky.toml:3" in app.screen.detail
+        await pilot.press("n")
+        await settle(pilot)
+        assert engine.log_lines() == [], "refused: no load may start"
+        assert engine.state.status != "ready"
+        reason = app.chat_view.unavailable_reason or ""
+        assert "needs your consent" in reason and "F5" in reason
+        await pilot.press("f5")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)  # F5 asks again
+        await pilot.press("y")
+        await wait_for_engine(pilot)
+        assert engine.state.status == "ready" and engine.state.profile_name == "risky"
+    # A second run of the app: remembered, no question...
+    again, _ = build_app(tmp_path / "again", engine=FakeEngine())
+    again.project_dir = dirs.project
+    again.initial_profile, again.autoload = "risky", True
+    async with again.run_test(size=TERMINAL_SIZE) as pilot:
+        await wait_for_engine(pilot)
+        assert not isinstance(again.screen, ConfirmScreen)
+        assert again.engine.state.status == "ready"
+    # ...until the file changes.
+    risky.write_text('extends = "demo"\n[model]\ntrust_remote_code = true\n[sampling]\nn = 2\n')
+    third, _ = build_app(tmp_path / "third", engine=FakeEngine())
+    third.project_dir = dirs.project
+    third.initial_profile, third.autoload = "risky", True
+    async with third.run_test(size=TERMINAL_SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(third.screen, ConfirmScreen)

@@ -93,7 +93,8 @@ def test_loading_in_progress(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """You should see the Chat tab while qwen2.5-7b-chat (project) loads: the status bar says
     "⏳ loading weights · 2.1 s · model.safetensors", the log "Waiting for qwen2.5-7b-chat to
     load…", and above the empty input "⏳ queued: What is 23+58? — sends when qwen2.5-7b-chat is
-    ready" (typed right after start, kept, not lost to the Profiles list's keys)."""
+    ready (Enter queues another)" (typed right after start, kept, not lost to the Profiles
+    list's keys; a second Enter adds to the queue instead of replacing the first)."""
     assert _compare(snap_compare, loading_in_progress, tmp_path)
 
 

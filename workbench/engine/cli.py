@@ -51,6 +51,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     parser.add_argument("--log", action="store_true", help="print the engine log path to stderr")
+    parser.add_argument(
+        "--trust-profile",
+        action="store_true",
+        help="consent to what a profile from someone else asks for (trust_remote_code, [env], "
+        "a custom chat template); remembered until its file changes",
+    )
     parser.set_defaults(func=run_chat)
 
 
@@ -78,6 +84,13 @@ def run_chat(args: argparse.Namespace) -> int:
         print(f"workbench: {exc}", file=sys.stderr)
         return 2
     assert profile is not None
+    from workbench.paths import data_dir
+    from workbench.profiles.trust import command_line_consent
+
+    refusal = command_line_consent(profile, data_dir(), trust=args.trust_profile)
+    if refusal is not None:
+        print(f"workbench: {refusal}", file=sys.stderr)
+        return 2
     return asyncio.run(_chat(args, profile))
 
 

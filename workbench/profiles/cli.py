@@ -208,6 +208,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
             if applied
             else f"# no gpu_overrides entry for {args.gpu!r}; base values shown"
         )
+    else:
+        from workbench.profiles.loader import unapplied_gpu_overrides
+
+        note = unapplied_gpu_overrides(loaded)
+        if note:
+            print(f"# {note}")
     if loaded.model_dir is not None:
         print(f"# model dir: {loaded.model_dir}")
     else:

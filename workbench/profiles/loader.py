@@ -344,6 +344,20 @@ def apply_gpu_override(data: Mapping[str, Any], gpu_name: str) -> dict[str, Any]
     return result
 
 
+def unapplied_gpu_overrides(loaded: LoadedProfile) -> str | None:
+    """When the profile has ``[gpu_overrides]`` but none is for the GPU it was loaded for: one
+    line saying so (a teammate's H100 settings do not apply to your 4090), else None."""
+    overrides = loaded.data.get("gpu_overrides")
+    if not isinstance(overrides, Mapping) or not overrides or loaded.applied_gpu_override:
+        return None
+    names = ", ".join(repr(name) for name in sorted(overrides))
+    here = f"the GPU here is {loaded.gpu_name!r}" if loaded.gpu_name else "no GPU detected or given"
+    return (
+        f"gpu_overrides for {names} not applied ({here}): the base values are used "
+        f"(preview one with `workbench profiles show {loaded.name} --gpu NAME`)"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Validation
 

@@ -31,6 +31,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--fake-engine", action="store_true",
                         help="use the scripted fake engine (UI development and demos)")
     parser.add_argument("--resume", action="store_true", help="reopen the last saved chat")
+    parser.add_argument(
+        "--trust-profile",
+        action="store_true",
+        help="consent to what a profile from someone else asks for (trust_remote_code, [env], "
+        "a custom chat template); remembered until its file changes",
+    )
     parser.set_defaults(func=run_app)
 
 
@@ -50,6 +56,11 @@ def run_app(args: argparse.Namespace) -> int:
             )
     except ProfileError as error:
         raise CliError(str(error), code=2) from None
+    if args.trust_profile and loaded is not None:
+        from workbench.paths import data_dir
+        from workbench.profiles.trust import command_line_consent
+
+        command_line_consent(loaded, data_dir(), trust=True)  # else the app asks on load
 
     from workbench.app import create_app
     from workbench.gpu import make_sampler

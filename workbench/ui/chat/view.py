@@ -135,8 +135,9 @@ class ChatView(Vertical):
         self.pacer = FlushPacer(max_hz=flush_hz, min_hz=min(MIN_FLUSH_HZ, flush_hz))
         self._streamed_s_since_autosave = 0.0
         self._autosaver = ChatAutosaver(self, store)
-        self.queued_prompt: str | None = None
-        """Sent with Enter while the engine was still loading: goes out when it is ready."""
+        self.queued: list[str] = []
+        """Sent with Enter while the engine was loading or a reply streamed: each goes out, in
+        order, once the engine is ready and the reply before it has finished."""
         self.unavailable_reason: str | None = None
         """Why no engine is coming (a failed load, an unload); None while one loads or runs."""
         self.context: PromptCount | None = None
@@ -186,18 +187,19 @@ class ChatView(Vertical):
         self.context = None
         self._refresh_quick_bar()
         self.refresh_context()
-        if figures is not None and self.queued_prompt is not None:
+        if figures is not None and self.queued:
             self.call_later(self._send_queued)
 
     def set_engine_unavailable(self, reason: str) -> None:
-        """The load failed or the engine went away: a queued message is not sent; it goes back
-        into the input so nothing typed is lost."""
+        """The load failed or the engine went away: the next queued message is not sent; it
+        goes back into the input so nothing typed is lost (any others stay queued for the next
+        load)."""
         self.figures = None
         self.unavailable_reason = reason
         self.context = None
         self._refresh_quick_bar()
         self._refresh_placeholder()
-        queued, self.queued_prompt = self.queued_prompt, None
+        queued = self.queued.pop(0) if self.queued else None
         self._show_queued()
         if queued is not None:
             prompt = self.query_one(PromptInput)
@@ -206,23 +208,30 @@ class ChatView(Vertical):
             self.notify(f"Not sent ({reason}); your message is back in the input.",
                         severity="warning")
 
+    @property
+    def queued_prompt(self) -> str | None:
+        """The next queued message (None: nothing queued)."""
+        return self.queued[0] if self.queued else None
+
     async def _send_queued(self) -> None:
-        text, self.queued_prompt = self.queued_prompt, None
+        if self.queued and self.ready and not self.streaming:
+            await self.send(self.queued.pop(0))
         self._show_queued()
-        if text is not None and self.ready and not self.streaming:
-            await self.send(text)
 
     def _show_queued(self) -> None:
         line = self.query_one(".chat-queued", Static)
-        line.display = self.queued_prompt is not None
-        if self.queued_prompt is not None:
+        line.display = bool(self.queued)
+        if self.queued:
             name = self.profile.name if self.profile else "the model"
-            first = self.queued_prompt.splitlines()[0]
+            first = self.queued[0].splitlines()[0]
+            more = f" (+{len(self.queued) - 1} more)" if len(self.queued) > 1 else ""
+            when = "after this reply" if self.streaming else f"when {name} is ready"
             line.update(
                 Content.assemble(
                     ("⏳ queued: ", "bold $warning"),
                     (first if len(first) <= 60 else first[:59] + "…", ""),
-                    (f"  — sends when {name} is ready (Enter again replaces it)", "dim"),
+                    (more, "bold"),
+                    (f"  — sends {when} (Enter queues another)", "dim"),
                 )
             )
 
@@ -346,15 +355,12 @@ class ChatView(Vertical):
         text = event.value.strip()
         if not text:
             return
-        if self.streaming:
-            self.notify("A reply is still streaming: wait, or press Esc to abort it.")
-            return
-        if not self.ready:
-            if self.profile is None:
+        if self.streaming or not self.ready:
+            if not self.ready and self.profile is None:
                 self.notify("No model is loaded yet: load a profile first.", severity="warning")
                 return
-            # The engine is loading: keep the message and send it the moment it is ready.
-            self.queued_prompt = text
+            # A reply streams or the engine loads: keep the message; it goes out in turn.
+            self.queued.append(text)
             event.input.clear()
             self._show_queued()
             return
@@ -435,6 +441,8 @@ class ChatView(Vertical):
         self.autosave()
         self.refresh_bindings()
         self.refresh_context()
+        if self.queued:
+            self.call_later(self._send_queued)
 
     async def _decorate(self, turn: AssistantTurn, turn_view: AssistantTurnView) -> None:
         """Summary and doctor cards for a finished turn."""
