@@ -487,7 +487,7 @@ async def test_typing_mid_stream_defers_flushes_but_the_stream_keeps_moving() ->
             flushes.append(time.perf_counter())
             await flush(view)
 
-        chat._streaming_view_flush = counted  # type: ignore[method-assign]
+        chat._streaming_view_flush = counted  # type: ignore[method-assign,assignment]
         await send_prompt(pilot, "think for a long time")
         await until(pilot, lambda: chat.streaming and len(flushes) >= 3, "the stream to flush")
         pane = app.query_one(SampleColumn).thinking_pane

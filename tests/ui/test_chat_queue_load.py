@@ -33,7 +33,7 @@ N = 8
 TOKENS = 150
 
 
-async def test_twenty_queued_n8_prompts_all_come_back_whole(tmp_path: Path) -> None:
+async def test_queued_n8_prompts_all_come_back_whole(tmp_path: Path) -> None:
     scripts = [turn_long(N, TOKENS, degenerate=(3,)) for _ in range(PROMPTS)]
     engine = FakeEngine(chat_scripts=scripts, step_delay_s=0.002)
     dirs = write_profile_dirs(tmp_path)

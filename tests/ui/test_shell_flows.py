@@ -451,7 +451,7 @@ async def test_a_teammates_profile_that_runs_code_asks_before_it_loads(tmp_path:
         assert isinstance(app.screen, ConfirmScreen)  # F5 asks again
         await pilot.press("y")
         await wait_for_engine(pilot)
-        assert engine.state.status == "ready" and engine.state.profile_name == "risky"
+        assert (engine.state.status, engine.state.profile_name) == ("ready", "risky")
     # A second run of the app: remembered, no question...
     again, _ = build_app(tmp_path / "again", engine=FakeEngine())
     again.project_dir = dirs.project

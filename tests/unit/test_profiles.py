@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.hub_server import safetensors_header_only
+from tests.unit.conftest import write
 from workbench.cli import main
 from workbench.profiles import (
     BUILTIN_DEMO_MODEL_DIR,
@@ -43,12 +44,6 @@ REPO = Path(__file__).resolve().parent.parent.parent
 SHIPPED = sorted((REPO / "profiles").glob("*.toml"))
 MODELS = REPO / "tests" / "data" / "profiles" / "models"
 QWEN_06B = MODELS / "qwen3-0.6b"
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture

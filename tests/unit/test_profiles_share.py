@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.conftest import write
 from workbench.cli import main
 from workbench.profiles import Profile, load_profile
 from workbench.profiles.models import BUILTIN_DEMO_MODEL_DIR
@@ -18,17 +19,6 @@ from workbench.profiles.share import export_profile, looks_secret
 REPO = Path(__file__).resolve().parent.parent.parent
 SHIPPED = sorted((REPO / "profiles").glob("*.toml"))
 QWEN_06B = REPO / "tests" / "data" / "profiles" / "models" / "qwen3-0.6b"
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
-@pytest.fixture
-def user_dir(tmp_path: Path) -> Path:
-    return tmp_path / "config" / "profiles"  # WORKBENCH_CONFIG_DIR from tests/conftest.py
 
 
 @pytest.fixture

@@ -8,21 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.conftest import write
 from workbench.cli import main
 from workbench.profiles import load_profile
 from workbench.profiles.loader import unapplied_gpu_overrides
 from workbench.profiles.trust import TRUST_STORE, grant, pending_consent
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
-@pytest.fixture
-def user_dir(tmp_path: Path) -> Path:
-    return tmp_path / "config" / "profiles"  # WORKBENCH_CONFIG_DIR from tests/conftest.py
 
 
 @pytest.fixture
