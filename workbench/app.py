@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
@@ -222,10 +223,12 @@ class WorkbenchApp(App[None]):
     def _gauge(self) -> VramGauge | None:
         """The gauge; None once the app tears its screen down (a reading that arrives then,
         from the sampling thread or a scrape, has nowhere to go)."""
-        if self._shut_down:
+        if self._shut_down or not self.screen_stack:
             return None
-        gauges = self.screen_stack[0].query(VramGauge) if self.screen_stack else None
-        return gauges.first() if gauges else None
+        try:  # query_one caches the node: no walk over a long chat's widgets per reading
+            return self.screen_stack[0].query_one(VramGauge)
+        except NoMatches:
+            return None
 
     def sample_vram(self) -> None:
         """Take one VRAM reading in a thread (skipped if the previous one is still running);
