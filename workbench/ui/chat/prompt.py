@@ -9,6 +9,8 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Input
 
+from workbench.ui.chat.turns import AssistantTurnView
+
 # Keys whose names Textual cannot map back to the character they type.
 _UNNAMED_CHARACTERS = {"plus": "+", "minus": "-"}
 
@@ -18,13 +20,59 @@ class ConversationLog(VerticalScroll, can_focus=True):
 
     The scrollbar's gutter is always reserved: the width of the turns never changes when the
     conversation starts to overflow, so no finished pane is laid out again at a new width (for
-    long samples that was seconds of Markdown rendering at the end of a turn)."""
+    long samples that was seconds of Markdown rendering at the end of a turn).
+
+    Finished assistant turns more than ``SLEEP_MARGIN_SCREENS`` viewports above or below what is
+    shown sleep (``AssistantTurnView.sleep``), so a relayout costs the turns near the viewport,
+    not the whole chat. Scrolling wakes a turn before it can reach the screen: the check runs
+    in the scroll watcher, before the next frame is painted."""
 
     DEFAULT_CSS = """
     ConversationLog { height: 1fr; padding: 0 1; scrollbar-gutter: stable; }
     ConversationLog:focus { background-tint: $foreground 3%; }
     ConversationLog > .chat-placeholder { color: $text-muted; padding: 1 2; }
     """
+
+    SLEEP_MARGIN_SCREENS = 1
+    """Turns within this many viewport heights of the viewport stay awake."""
+
+    _checked_at: float | None = None
+    _checked_width = 0
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # Following a stream moves a few lines per flush: look again only after a quarter
+        # screen (the margin is a whole one), or at once after a jump.
+        if self._checked_at is None or abs(new_value - self._checked_at) * 4 >= self.size.height:
+            self.update_sleep()
+
+    def on_resize(self) -> None:
+        if self.size.width != self._checked_width:
+            # A spacer's height was measured at the old width: every row comes back, is laid
+            # out at the new width, and the far ones sleep again with their new heights.
+            self._checked_width = self.size.width
+            for view in self.query_children(AssistantTurnView):
+                view.wake()
+            self.call_after_refresh(self.update_sleep)
+
+    def update_sleep(self) -> None:
+        """Wake the finished turns near the viewport and put the far ones to sleep."""
+        height = self.size.height
+        if not height:
+            return
+        self._checked_at = self.scroll_y
+        margin = height * self.SLEEP_MARGIN_SCREENS
+        top, bottom = self.scroll_y - margin, self.scroll_y + height + margin
+        for view in self.query_children(AssistantTurnView):
+            if not view.turn.done:
+                continue
+            region = view.virtual_region
+            if not region:  # not laid out yet
+                continue
+            if region.bottom < top or region.y > bottom:
+                view.sleep()
+            else:
+                view.wake()
 
 
 class PromptInput(Input):

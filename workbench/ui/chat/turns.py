@@ -72,7 +72,14 @@ class DoctorCard(Static):
 
 class AssistantTurnView(Vertical):
     """One request: sample columns side by side (scrolling sideways when they do not fit), then
-    the answer summary and any doctor cards."""
+    the answer summary and any doctor cards.
+
+    A finished turn far from the viewport can ``sleep``: its row of columns (nearly all of its
+    widgets: n columns of header, thinking panel, panes and stats) leaves the layout and a
+    spacer of the same height takes its place. Textual lays out every displayed widget of the
+    screen on each relayout, so without this a flush of the streaming turn cost more with every
+    finished n = 8 turn above it; asleep, an old turn costs one widget. The conversation log
+    decides who sleeps (``ConversationLog.update_sleep``)."""
 
     DEFAULT_CSS = """
     AssistantTurnView { height: auto; margin: 1 0 0 0; }
@@ -81,12 +88,16 @@ class AssistantTurnView(Vertical):
     AssistantTurnView > .turn-summary { height: auto; padding: 0 1; color: $text; }
     AssistantTurnView > .turn-fields { height: auto; padding: 0 1; }
     AssistantTurnView > .turn-error { height: auto; padding: 0 1; color: $error; }
+    AssistantTurnView > .samples-asleep { display: none; }
     """
 
     def __init__(self, turn: AssistantTurn) -> None:
         super().__init__()
         self.turn = turn
         self._columns: dict[int, SampleColumn] = {}
+        self._row = HorizontalScroll(classes="samples")
+        self._spacer = Static("", classes="samples-asleep")
+        self.asleep = False
         self.set_class(turn.n_requested > 1, "-multi")
 
     def compose(self) -> ComposeResult:
@@ -96,8 +107,9 @@ class AssistantTurnView(Vertical):
             index: SampleColumn(index, show_header=multi, id=f"sample-{index}")
             for index in range(count)
         }
-        with HorizontalScroll(classes="samples"):
+        with self._row:
             yield from self._columns.values()
+        yield self._spacer
         yield Static("", classes="turn-summary")
         yield Static("", classes="turn-fields")
         yield Static("", classes="turn-error")
@@ -110,6 +122,29 @@ class AssistantTurnView(Vertical):
 
     def on_resize(self) -> None:
         self._size_columns()
+
+    def sleep(self) -> bool:
+        """Take the finished row of columns out of the layout, keeping its height; False if
+        the turn cannot sleep (still streaming, or not laid out yet)."""
+        if self.asleep:
+            return True
+        height = self._row.outer_size.height
+        if not self.turn.done or not height or not self.is_mounted:
+            return False
+        self._spacer.styles.height = height
+        self._spacer.display = True
+        self._row.display = False
+        self.asleep = True
+        return True
+
+    def wake(self) -> None:
+        """Put the row back (it was never unmounted: scroll offset, folds and text are as
+        they were)."""
+        if not self.asleep:
+            return
+        self._row.display = True
+        self._spacer.display = False
+        self.asleep = False
 
     def _size_columns(self) -> None:
         # `fr` inside a horizontal scroll resolves to the whole viewport per child, so share the
@@ -133,7 +168,8 @@ class AssistantTurnView(Vertical):
             return existing
         column = SampleColumn(index, show_header=True, id=f"sample-{index}")
         self._columns[index] = column
-        self.query_one(".samples", HorizontalScroll).mount(column)
+        self.wake()
+        self._row.mount(column)
         self.call_after_refresh(self._size_columns)
         return column
 

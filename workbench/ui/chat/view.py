@@ -438,6 +438,7 @@ class ChatView(Vertical):
             if record is None:
                 column.set_header(f"Sample {column.index + 1} · not returned")
         await self._decorate(turn, turn_view)
+        self.log_view.call_after_refresh(self.log_view.update_sleep)
         self.autosave()
         self.refresh_bindings()
         self.refresh_context()
@@ -551,6 +552,7 @@ class ChatView(Vertical):
         self._refresh_placeholder()
         self.refresh_context()
         log.scroll_end(animate=False)
+        log.call_after_refresh(log.update_sleep)
         self.refresh_bindings()
 
     def _refuse_while_streaming(self, what: str) -> bool:
