@@ -9,6 +9,7 @@ same height; these tests hold the geometry, the wake-up on scrolling and the str
 from __future__ import annotations
 
 from textual.geometry import Region
+from textual.pilot import Pilot
 
 from tests.ui.scenarios_chat import (
     TERMINAL_SIZE,
@@ -21,6 +22,7 @@ from tests.ui.scenarios_chat import (
 from workbench.chat.model import AssistantTurn, Conversation, SampleRecord, UserTurn
 from workbench.engine.api import SampleStats
 from workbench.engine.fake import FakeEngine, turn_long
+from workbench.ui.chat.prompt import ConversationLog
 from workbench.ui.chat.sample_column import SampleColumn
 from workbench.ui.chat.turns import AssistantTurnView
 
@@ -42,6 +44,35 @@ def geometry(app: ChatHostApp) -> list[Region]:
     return [view.virtual_region for view in app.chat.log_view.query_children(AssistantTurnView)]
 
 
+async def all_awake(pilot: Pilot[None], app: ChatHostApp) -> None:
+    """Every turn with its columns mounted: as the chat is laid out without sleeping."""
+    log = app.chat.log_view
+    log.SLEEP_MARGIN_SCREENS = 10_000
+    log.update_sleep()
+    views = list(log.query_children(AssistantTurnView))
+    await until(pilot, lambda: not any(v.asleep or v.waking for v in views), "every turn awake")
+    await pilot.pause()
+    await pilot.pause()
+
+
+def assert_asleep_iff_far(app: ChatHostApp) -> None:
+    """Finished turns more than a screen away from the viewport sleep; the others are awake."""
+    log = app.chat.log_view
+    for view in log.query_children(AssistantTurnView):
+        region = view.virtual_region
+        near = region.bottom >= log.scroll_y - log.size.height and region.y <= (
+            log.scroll_y + 2 * log.size.height
+        )
+        assert view.asleep != near, (region, log.scroll_y, log.size)
+
+
+async def back_to_sleep(pilot: Pilot[None], app: ChatHostApp) -> None:
+    log = app.chat.log_view
+    log.SLEEP_MARGIN_SCREENS = ConversationLog.SLEEP_MARGIN_SCREENS
+    log.update_sleep()
+    await pilot.pause()
+
+
 async def test_far_turns_sleep_keep_their_height_and_wake_when_scrolled_to() -> None:
     engine = FakeEngine(chat_scripts=[turn_long(N, 300, pause_after=200)])
     app = ChatHostApp(engine, profile=demo_profile(n=N))
@@ -56,31 +87,36 @@ async def test_far_turns_sleep_keep_their_height_and_wake_when_scrolled_to() -> 
         assert not asleep[-1] and asleep[0], asleep
         assert log.max_scroll_y - log.scroll_y <= 1
         for view in views:
+            # asleep: its columns are unmounted (not laid out, not in memory); awake: all there
             columns = list(view.query(SampleColumn))
-            assert len(columns) == N
-            # asleep: its columns are not in the layout at all (what makes a relayout cheap)
-            assert all(bool(column.region) != view.asleep for column in columns), view.asleep
+            assert len(columns) == (0 if view.asleep else N), view.asleep
+            assert all(column.region for column in columns)
         sleeping = geometry(app)
         height = log.virtual_size.height
+        widgets_asleep = len(list(app.screen.walk_children()))
 
         # The same chat with every turn awake is laid out exactly alike.
-        for view in views:
-            view.wake()
-        await pilot.pause()
-        await pilot.pause()
+        await all_awake(pilot, app)
         assert geometry(app) == sleeping
         assert log.virtual_size.height == height
-        log.update_sleep()
-        await pilot.pause()
-        assert [view.asleep for view in views] == asleep
+        widgets_awake = len(list(app.screen.walk_children()))
+        assert widgets_asleep < widgets_awake / 2, (widgets_asleep, widgets_awake)
+        await back_to_sleep(pilot, app)
+        assert_asleep_iff_far(app)
 
-        # Jump to the top: the first turn wakes before the frame is painted, the last sleeps.
+        # Jump to the top: the first turn wakes (its spacer holds the place), the last sleeps.
         log.scroll_home(animate=False)
+        await until(pilot, lambda: not views[0].asleep, "the first turn to wake")
+        assert views[-1].asleep
         await pilot.pause()
-        assert not views[0].asleep and views[-1].asleep
         first = views[0].query(SampleColumn).first()
         assert first.region and first.answer_pane.region.y < app.size.height
         assert "Turn 0, paragraph 0" in first.answer_pane.text
+        assert first.thinking_panel.collapsed  # as it was folded before it slept
+        first.thinking_panel.collapsed = False  # never laid out before: rendered now
+        await pilot.pause()
+        await pilot.pause()
+        assert first.thinking_pane.text == "thinking 0" and first.thinking_pane.line_count == 1
 
         # Back to the bottom: a new reply streams (never asleep) and the top sleeps again.
         log.scroll_end(animate=False)
@@ -107,16 +143,20 @@ async def test_a_sleeping_turn_comes_back_at_a_new_width() -> None:
         await app.chat.load_chat(long_chat())
         views = list(app.chat.log_view.query_children(AssistantTurnView))
         await until(pilot, lambda: views[0].asleep, "the first turn to sleep")
+        before = geometry(app)
         narrow = (TERMINAL_SIZE[0] - 40, TERMINAL_SIZE[1])
         await pilot.resize_terminal(*narrow)
         # Narrower columns wrap to more lines: the spacer cannot keep the old height, so every
         # turn is laid out again and the far ones sleep with their new heights.
-        await until(pilot, lambda: views[0].asleep, "the first turn to sleep again")
+        await until(
+            pilot,
+            lambda: not any(v.waking for v in views) and views[0].asleep,
+            "the first turn to sleep again",
+        )
+        await pilot.pause()
         asleep_geometry = geometry(app)
-        for view in views:
-            view.wake()
-        await pilot.pause()
-        await pilot.pause()
+        assert asleep_geometry != before  # taller at the new width
+        await all_awake(pilot, app)
         assert geometry(app) == asleep_geometry
 
 
@@ -134,9 +174,6 @@ async def test_a_queue_of_long_turns_keeps_the_layout_to_the_turns_near_the_view
         log = app.chat.log_view
         views = list(log.query_children(AssistantTurnView))
         await until(pilot, lambda: views[0].asleep, "the first turn to sleep")
-        for view in views:
-            region = view.virtual_region
-            near = region.bottom >= log.scroll_y - log.size.height and region.y <= (
-                log.scroll_y + 2 * log.size.height
-            )
-            assert view.asleep != near, (region, log.scroll_y, log.size)
+        log.update_sleep()
+        await pilot.pause()
+        assert_asleep_iff_far(app)

@@ -51,8 +51,15 @@ class ConversationLog(VerticalScroll, can_focus=True):
             # A spacer's height was measured at the old width: every row comes back, is laid
             # out at the new width, and the far ones sleep again with their new heights.
             self._checked_width = self.size.width
-            for view in self.query_children(AssistantTurnView):
+            views = list(self.query_children(AssistantTurnView))
+            for view in views:
                 view.wake()
+            if not any(view.waking for view in views):
+                self.call_after_refresh(self.update_sleep)
+
+    def on_assistant_turn_view_woken(self, event: AssistantTurnView.Woken) -> None:
+        # once the last of a batch is back (a resize wakes them all), the far ones sleep again
+        if not any(view.waking for view in self.query_children(AssistantTurnView)):
             self.call_after_refresh(self.update_sleep)
 
     def update_sleep(self) -> None:
@@ -64,7 +71,7 @@ class ConversationLog(VerticalScroll, can_focus=True):
         margin = height * self.SLEEP_MARGIN_SCREENS
         top, bottom = self.scroll_y - margin, self.scroll_y + height + margin
         for view in self.query_children(AssistantTurnView):
-            if not view.turn.done:
+            if not view.turn.done or view.waking:
                 continue
             region = view.virtual_region
             if not region:  # not laid out yet

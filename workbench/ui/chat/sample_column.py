@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
 from workbench.chat.model import SampleRecord
 from workbench.engine.api import SampleStats
-from workbench.ui.chat.text_pane import TextPane
+from workbench.ui.chat.text_pane import PaneLines, TextPane
 
 THINKING_LIVE_TITLE = "Thinking…"
 THINKING_TAIL_LINES = 8
@@ -70,6 +72,18 @@ class ThinkingPanel(Collapsible):
         self.post_message(self.Collapsed(self) if collapsed else self.Expanded(self))
 
 
+@dataclass(frozen=True)
+class KeptColumn:
+    """What a finished column shows beyond its record: kept while its turn sleeps unmounted."""
+
+    show_header: bool
+    header: str
+    classes: frozenset[str]
+    collapsed: bool
+    thinking: PaneLines | None
+    answer: PaneLines | None
+
+
 class SampleColumn(Vertical):
     """One sample: deltas are buffered, then appended to its two panes by the view's timer.
     While streaming each pane is a fixed-height tail; when the sample finishes, every line."""
@@ -111,9 +125,10 @@ class SampleColumn(Vertical):
         self._content_buffer: list[str] = []
         self._answer_started = False
         self.finished = False
+        self.header_text = f"Sample {index + 1}"
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Sample {self.index + 1}", classes="sample-header")
+        yield Static(self.header_text, classes="sample-header")
         with ThinkingPanel(title=THINKING_LIVE_TITLE, collapsed=False):
             yield TextPane(tail_lines=THINKING_TAIL_LINES, live=True, classes="thinking")
         yield TextPane(tail_lines=ANSWER_TAIL_LINES, live=True, classes="answer")
@@ -206,4 +221,30 @@ class SampleColumn(Vertical):
             stats.display = True
 
     def set_header(self, text: str) -> None:
+        self.header_text = text
         self.query_one(".sample-header", Static).update(text)
+
+    def keep(self) -> KeptColumn:
+        """This finished column's look, for ``restore`` on a new column."""
+        return KeptColumn(
+            self.show_header,
+            self.header_text,
+            frozenset(name for name in self.classes if name.startswith("-")),
+            self.thinking_panel.collapsed,
+            self.thinking_pane.keep(),
+            self.answer_pane.keep(),
+        )
+
+    async def restore(self, record: SampleRecord, kept: KeptColumn) -> None:
+        """Show a finished sample as a kept column showed it: its rendered lines, header,
+        marks and fold (a sleeping turn waking up)."""
+        self.finished = True
+        if kept.thinking is not None:
+            self.thinking_pane.adopt(kept.thinking)
+        if kept.answer is not None:
+            self.answer_pane.adopt(kept.answer)
+        await self.show_record(record)
+        self.thinking_panel.collapsed = kept.collapsed
+        self.set_header(kept.header)
+        for name in kept.classes:
+            self.add_class(name)

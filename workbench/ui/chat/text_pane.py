@@ -16,6 +16,7 @@ Flush cost is linear in the new text, independent of what is already shown.
 from __future__ import annotations
 
 from bisect import bisect_right
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.markdown import Markdown as RichMarkdown
@@ -64,6 +65,19 @@ class _LiveWrap:
 
     def __len__(self) -> int:
         return len(self.committed) + (1 if self.carry and self.carry_strip is not None else 0)
+
+
+@dataclass(frozen=True)
+class PaneLines:
+    """A finished pane's text and its rendered lines at one width: what a sleeping turn keeps
+    of a pane whose widget it unmounted, so waking it renders no Markdown again. Lines are kept
+    as bare segments: a Strip carries seven caches of derived strips (about 1 KiB each, most
+    of a long chat's memory), rebuilt only when the pane is shown again."""
+
+    text: str
+    blocks: list[str]
+    block_lines: list[list[tuple[list[Segment], int]]]
+    width: int
 
 
 class TextPane(Widget):
@@ -153,6 +167,28 @@ class TextPane(Widget):
         self._rerender(self._width)
         self.refresh(layout=True)
 
+    def keep(self) -> PaneLines | None:
+        """The finished text and its lines (None while live: a live pane is never kept)."""
+        if self.live:
+            return None
+        lines = [[(list(s), s.cell_length) for s in block] for block in self._block_lines]
+        return PaneLines(self.text, list(self._blocks), lines, self._width)
+
+    def adopt(self, kept: PaneLines) -> None:
+        """Show what ``keep`` returned (from another pane of the same sample): no Markdown is
+        rendered unless this pane is laid out at another width."""
+        self._text_parts = [kept.text] if kept.text else []
+        self._splitter = BlockSplitter()
+        self._blocks, self._block_lines, self._flat, self._block_starts = [], [], [], []
+        self._width = kept.width
+        if not kept.width:  # never laid out (a folded panel): rendered when first shown
+            self._blocks = list(kept.blocks)
+        for block, lines in zip(kept.blocks, kept.block_lines, strict=False):
+            self._add_block(block, [Strip(segments, length) for segments, length in lines])
+        self._live = _LiveWrap()
+        self.live = False
+        self.refresh(layout=True)
+
     # -- lines ------------------------------------------------------------------------------
 
     @property
@@ -171,9 +207,10 @@ class TextPane(Widget):
             index -= 1
         return self._live.line(index)
 
-    def _add_block(self, block: str) -> None:
+    def _add_block(self, block: str, lines: list[Strip] | None = None) -> None:
         self._blocks.append(block)
-        lines = self._render_block(block, self._width)
+        if lines is None:
+            lines = self._render_block(block, self._width)
         self._block_lines.append(lines)
         if self._flat:
             self._flat.append(Strip.blank(self._width))

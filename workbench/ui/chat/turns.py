@@ -8,14 +8,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import HorizontalScroll, Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Markdown, Static
 
 from workbench.chat.doctor import Finding
 from workbench.chat.fields import FieldTable, compare_fields
-from workbench.chat.model import AssistantTurn
+from workbench.chat.model import AssistantTurn, SampleRecord
 from workbench.chat.summary import AnswerSummary, summarise_answers
 from workbench.engine.timing import turn_metrics
-from workbench.ui.chat.sample_column import SampleColumn
+from workbench.ui.chat.sample_column import KeptColumn, SampleColumn
 
 MIN_COLUMN_WIDTH = 36
 """Narrowest sample column (a thinking title "Thought for 12.3 s · 1,234 tokens" plus borders):
@@ -75,10 +76,12 @@ class AssistantTurnView(Vertical):
     the answer summary and any doctor cards.
 
     A finished turn far from the viewport can ``sleep``: its row of columns (nearly all of its
-    widgets: n columns of header, thinking panel, panes and stats) leaves the layout and a
-    spacer of the same height takes its place. Textual lays out every displayed widget of the
-    screen on each relayout, so without this a flush of the streaming turn cost more with every
-    finished n = 8 turn above it; asleep, an old turn costs one widget. The conversation log
+    widgets: n columns of header, thinking panel, panes and stats) is unmounted and a spacer of
+    the same height takes its place; the panes' rendered lines and each column's look are kept
+    (``KeptColumn``), so waking mounts new columns without rendering Markdown again. Textual
+    lays out every displayed widget of the screen on each relayout and each widget costs tens
+    of KiB, so without this every finished n = 8 turn made the next flush slower and the app
+    bigger; asleep, an old turn is a handful of widgets and its text. The conversation log
     decides who sleeps (``ConversationLog.update_sleep``)."""
 
     DEFAULT_CSS = """
@@ -98,6 +101,10 @@ class AssistantTurnView(Vertical):
         self._row = HorizontalScroll(classes="samples")
         self._spacer = Static("", classes="samples-asleep")
         self.asleep = False
+        self._waking = False
+        self._kept: dict[int, KeptColumn] = {}
+        self._kept_scroll_x = 0.0
+        self._flagged: set[int] = set()
         self.set_class(turn.n_requested > 1, "-multi")
 
     def compose(self) -> ComposeResult:
@@ -123,28 +130,65 @@ class AssistantTurnView(Vertical):
     def on_resize(self) -> None:
         self._size_columns()
 
+    class Woken(Message):
+        """A sleeping turn has its columns back (the log then decides who sleeps again)."""
+
     def sleep(self) -> bool:
-        """Take the finished row of columns out of the layout, keeping its height; False if
-        the turn cannot sleep (still streaming, or not laid out yet)."""
+        """Unmount the finished row of columns, keeping its height (a spacer), its rendered
+        lines and its look (``KeptColumn``); False if the turn cannot sleep now (streaming, not
+        laid out yet, or waking)."""
         if self.asleep:
             return True
         height = self._row.outer_size.height
-        if not self.turn.done or not height or not self.is_mounted:
+        if not self.turn.done or not height or not self.is_mounted or self._waking:
             return False
+        self._kept = {index: column.keep() for index, column in self._columns.items()}
+        self._kept_scroll_x = self._row.scroll_x
         self._spacer.styles.height = height
         self._spacer.display = True
-        self._row.display = False
+        row, self._row, self._columns = self._row, HorizontalScroll(classes="samples"), {}
+        row.remove()
         self.asleep = True
         return True
 
     def wake(self) -> None:
-        """Put the row back (it was never unmounted: scroll offset, folds and text are as
-        they were)."""
-        if not self.asleep:
-            return
-        self._row.display = True
-        self._spacer.display = False
-        self.asleep = False
+        """Mount the columns again, as they were (the spacer holds the place until then)."""
+        if self.asleep and not self._waking:
+            self._waking = True
+            self.call_later(self._wake)
+
+    @property
+    def waking(self) -> bool:
+        return self._waking
+
+    async def _wake(self) -> None:
+        try:
+            kept = self._kept
+            columns = {
+                index: SampleColumn(
+                    index, show_header=kept[index].show_header, id=f"sample-{index}"
+                )
+                for index in sorted(kept)
+            }
+            row = HorizontalScroll(*columns.values(), classes="samples")
+            row.display = False
+            await self.mount(row, before=self._spacer)
+            records = {record.index: record for record in self.turn.samples}
+            for index, column in columns.items():
+                await column.restore(records.get(index) or SampleRecord(index), kept[index])
+                column.set_class(index in self._flagged, "-flagged")
+            self._row, self._columns, self._kept = row, columns, {}
+            self._size_columns()
+            if self.query_one(".turn-summary").display:
+                self.show_summary()  # a pick made while asleep is shown
+            row.display = True
+            self._spacer.display = False
+            self.asleep = False
+            if self._kept_scroll_x:
+                row.call_after_refresh(row.scroll_to, x=self._kept_scroll_x, animate=False)
+        finally:
+            self._waking = False
+        self.post_message(self.Woken())
 
     def _size_columns(self) -> None:
         # `fr` inside a horizontal scroll resolves to the whole viewport per child, so share the
@@ -167,8 +211,9 @@ class AssistantTurnView(Vertical):
         if existing is not None:
             return existing
         column = SampleColumn(index, show_header=True, id=f"sample-{index}")
+        if self.asleep:
+            raise RuntimeError("a sleeping turn has no columns: only finished turns sleep")
         self._columns[index] = column
-        self.wake()
         self._row.mount(column)
         self.call_after_refresh(self._size_columns)
         return column
@@ -247,7 +292,7 @@ class AssistantTurnView(Vertical):
 
     async def show_findings(self, findings: list[Finding]) -> None:
         await self.remove_children(DoctorCard)
-        flagged = {index for finding in findings for index in finding.samples}
+        flagged = self._flagged = {index for finding in findings for index in finding.samples}
         for column in self.columns:
             column.set_class(column.index in flagged, "-flagged")
         if findings:
