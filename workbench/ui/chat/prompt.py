@@ -24,8 +24,9 @@ class ConversationLog(VerticalScroll, can_focus=True):
 
     Finished assistant turns more than ``SLEEP_MARGIN_SCREENS`` viewports above or below what is
     shown sleep (``AssistantTurnView.sleep``), so a relayout costs the turns near the viewport,
-    not the whole chat. Scrolling wakes a turn before it can reach the screen: the check runs
-    in the scroll watcher, before the next frame is painted."""
+    not the whole chat. The check runs in the scroll watcher: scrolling wakes turns a screen
+    ahead, so they are mounted before they reach the screen; after a jump (Home, a scrollbar
+    drag) a waking turn shows its blank spacer for the frame or two its columns take to mount."""
 
     DEFAULT_CSS = """
     ConversationLog { height: 1fr; padding: 0 1; scrollbar-gutter: stable; }
