@@ -1,1 +1,5 @@
 """workbench.ui"""
+
+from workbench.ui import textual_fixes
+
+textual_fixes.apply()
