@@ -2,7 +2,7 @@
 
 Textual lays out every displayed widget of the screen on each relayout, so a long chat of n = 8
 turns made every flush of the streaming turn slower (issue 10/11: the 20-prompt queue load went
-from 9 s to 90 s per turn). A sleeping turn's row of columns is hidden behind a spacer of the
+from 9 s to 90 s per turn). A sleeping turn's row of columns is unmounted behind a spacer of the
 same height; these tests hold the geometry, the wake-up on scrolling and the streaming turn.
 """
 
