@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from workbench.estimate.cpu_kv import cpu_kv_budget
 from workbench.estimate.errors import EstimateError
+from workbench.ui import textual_fixes
 from workbench.ui.chat.view import ChatView
 from workbench.ui.log_view import LogView
 from workbench.ui.messages import (
@@ -50,6 +51,10 @@ if TYPE_CHECKING:
     from workbench.estimate import GpuSpec
     from workbench.gpu import VramSampler
     from workbench.profiles import LoadedProfile
+
+# Textual 8.2.8 keeps removed widgets' rendered lines alive (textual#6665); fixed before any
+# app of ours renders. Here, not in workbench.ui's __init__: `workbench --help` stays Textual-free.
+textual_fixes.apply()
 
 TABS = ("profiles", "tuner", "chat", "log")
 

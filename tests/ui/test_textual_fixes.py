@@ -1,4 +1,4 @@
-"""Removed widgets leave nothing rendered behind (Textual's StylesCache leak, fixed in our UI).
+"""Removed widgets leave nothing rendered behind (Textual's StylesCache leak, fixed in the app).
 
 Textual 8.2.8 keeps the last 1024 ``StylesCache`` objects alive through an ``lru_cache`` on an
 instance method, each with every line its widget rendered; a long chat that unmounts sleeping
@@ -16,7 +16,8 @@ from textual.containers import Vertical
 from textual.strip import Strip
 from textual.widgets import Static
 
-from workbench.ui import textual_fixes  # importing workbench.ui applies the fix
+import workbench.app  # noqa: F401  (importing the app applies the fix)
+from workbench.ui import textual_fixes
 
 ROUNDS = 6
 WIDGETS = 40
@@ -61,5 +62,6 @@ def test_inner_outer_styles_are_unchanged() -> None:
     inner, outer = StylesCache().get_inner_outer(base, background)
     assert inner.background == base + background
     assert outer.background == base
-    textual_fixes.apply()  # idempotent: a second import or call keeps the fixed method
+    assert StylesCache.get_inner_outer is textual_fixes._get_inner_outer  # the app applied it
+    textual_fixes.apply()  # idempotent: a second call keeps the fixed method
     assert StylesCache.get_inner_outer is textual_fixes._get_inner_outer

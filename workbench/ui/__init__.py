@@ -1,5 +1,1 @@
 """workbench.ui"""
-
-from workbench.ui import textual_fixes
-
-textual_fixes.apply()

@@ -1,4 +1,4 @@
-"""A fix for a Textual memory leak, applied once when ``workbench.ui`` is imported.
+"""A fix for a Textual memory leak, applied once when ``workbench.app`` is imported.
 
 Textual 8.2.8 decorates the instance method ``StylesCache.get_inner_outer`` with
 ``functools.lru_cache(1024)``, so the cache's keys hold ``self``: the last 1024 ``StylesCache``
