@@ -2,14 +2,17 @@
 
 Textual lays out every displayed widget of the screen on each relayout, so a long chat of n = 8
 turns made every flush of the streaming turn slower (issue 10/11: the 20-prompt queue load went
-from 9 s to 90 s per turn). A sleeping turn's row of columns is unmounted behind a spacer of the
-same height; these tests hold the geometry, the wake-up on scrolling and the streaming turn.
+from 9 s to 90 s per turn). A sleeping part of the log (a user message, an assistant turn) has
+all its children unmounted and its height pinned; these tests hold the geometry, what a turn
+shows when it wakes (columns, summary, error, a pick made while it slept), the wake-up on
+scrolling and the streaming turn.
 """
 
 from __future__ import annotations
 
 from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.widgets import Markdown, Static
 
 from tests.ui.scenarios_chat import (
     TERMINAL_SIZE,
@@ -24,7 +27,7 @@ from workbench.engine.api import SampleStats
 from workbench.engine.fake import FakeEngine, turn_long
 from workbench.ui.chat.prompt import ConversationLog
 from workbench.ui.chat.sample_column import SampleColumn
-from workbench.ui.chat.turns import AssistantTurnView
+from workbench.ui.chat.turns import AssistantTurnView, Sleeper, UserMessage
 
 TURNS = 12
 N = 4
@@ -37,11 +40,26 @@ def long_chat() -> Conversation:
         answer = "\n\n".join(f"Turn {number}, paragraph {p}: " + "words " * 30 for p in range(3))
         samples = [SampleRecord(i, f"thinking {i}", answer, stats) for i in range(N)]
         turns += [UserTurn(f"question {number}"), AssistantTurn(f"c-{number}", N, samples)]
+    first = turns[1]
+    assert isinstance(first, AssistantTurn)
+    first.error = FIRST_ERROR
     return Conversation("c", "demo", None, turns, "long")
 
 
+FIRST_ERROR = "the engine stopped after these samples"
+
+
 def geometry(app: ChatHostApp) -> list[Region]:
-    return [view.virtual_region for view in app.chat.log_view.query_children(AssistantTurnView)]
+    return [part.virtual_region for part in app.chat.log_view.query_children(Sleeper)]
+
+
+def shown(view: AssistantTurnView) -> list[str]:
+    """What a turn shows under its columns: summary and error lines (when displayed)."""
+    return [
+        str(note.render())
+        for note in view.query(".turn-summary, .turn-error").results(Static)
+        if note.display
+    ]
 
 
 async def all_awake(pilot: Pilot[None], app: ChatHostApp) -> None:
@@ -49,21 +67,23 @@ async def all_awake(pilot: Pilot[None], app: ChatHostApp) -> None:
     log = app.chat.log_view
     log.SLEEP_MARGIN_SCREENS = 10_000
     log.update_sleep()
-    views = list(log.query_children(AssistantTurnView))
-    await until(pilot, lambda: not any(v.asleep or v.waking for v in views), "every turn awake")
+    parts = list(log.query_children(Sleeper))
+    await until(pilot, lambda: not any(p.asleep or p.waking for p in parts), "every part awake")
     await pilot.pause()
     await pilot.pause()
 
 
 def assert_asleep_iff_far(app: ChatHostApp) -> None:
-    """Finished turns more than a screen away from the viewport sleep; the others are awake."""
+    """Finished parts more than a screen away from the viewport sleep (with no child left);
+    the others are awake."""
     log = app.chat.log_view
-    for view in log.query_children(AssistantTurnView):
-        region = view.virtual_region
+    for part in log.query_children(Sleeper):
+        region = part.virtual_region
         near = region.bottom >= log.scroll_y - log.size.height and region.y <= (
             log.scroll_y + 2 * log.size.height
         )
-        assert view.asleep != near, (region, log.scroll_y, log.size)
+        assert part.asleep != near, (part, region, log.scroll_y, log.size)
+        assert bool(part.children) != part.asleep, (part, part.children)
 
 
 async def back_to_sleep(pilot: Pilot[None], app: ChatHostApp) -> None:
@@ -81,10 +101,13 @@ async def test_far_turns_sleep_keep_their_height_and_wake_when_scrolled_to() -> 
         await app.chat.load_chat(long_chat())
         log = app.chat.log_view
         views = list(log.query_children(AssistantTurnView))
+        messages = list(log.query_children(UserMessage))
         await until(pilot, lambda: views[0].asleep, "the first turn to sleep")
         asleep = [view.asleep for view in views]
-        # At the bottom: the last turns are awake, the far top ones asleep.
+        # At the bottom: the last turns are awake, the far top ones asleep, messages too.
         assert not asleep[-1] and asleep[0], asleep
+        assert messages[0].asleep and not messages[-1].asleep
+        assert not views[0].children and not messages[0].children
         assert log.max_scroll_y - log.scroll_y <= 1
         for view in views:
             # asleep: its columns are unmounted (not laid out, not in memory); awake: all there
@@ -101,6 +124,9 @@ async def test_far_turns_sleep_keep_their_height_and_wake_when_scrolled_to() -> 
         assert log.virtual_size.height == height
         widgets_awake = len(list(app.screen.walk_children()))
         assert widgets_asleep < widgets_awake / 2, (widgets_asleep, widgets_awake)
+        awake_notes = shown(views[0]), shown(views[-1])
+        assert any(FIRST_ERROR in line for line in awake_notes[0]), awake_notes
+        assert any("Summary" in line for line in awake_notes[1]), awake_notes
         await back_to_sleep(pilot, app)
         assert_asleep_iff_far(app)
 
@@ -117,10 +143,20 @@ async def test_far_turns_sleep_keep_their_height_and_wake_when_scrolled_to() -> 
         await pilot.pause()
         await pilot.pause()
         assert first.thinking_pane.text == "thinking 0" and first.thinking_pane.line_count == 1
+        assert shown(views[0]) == awake_notes[0]  # the error line is back as it was
+        assert messages[0].query_one(Markdown).source == "question 0"
+
+        # A pick made while the last turn sleeps shows when it wakes.
+        app.chat.action_pick_sample(2)
+        assert views[-1].asleep
 
         # Back to the bottom: a new reply streams (never asleep) and the top sleeps again.
         log.scroll_end(animate=False)
+        await until(pilot, lambda: not views[-1].asleep, "the last turn to wake")
         await pilot.pause()
+        picked = views[-1].columns[1]
+        assert picked.header_text.endswith("← continuing") and picked.has_class("-picked")
+        assert shown(views[-1]) != awake_notes[1]  # the hint to pick is gone
         await send_prompt(pilot, "one more")
         await freeze(pilot, engine)
         streaming = app.chat._streaming_view
@@ -146,7 +182,7 @@ async def test_a_sleeping_turn_comes_back_at_a_new_width() -> None:
         before = geometry(app)
         narrow = (TERMINAL_SIZE[0] - 40, TERMINAL_SIZE[1])
         await pilot.resize_terminal(*narrow)
-        # Narrower columns wrap to more lines: the spacer cannot keep the old height, so every
+        # Narrower columns wrap to more lines: a pinned height cannot stay, so every
         # turn is laid out again and the far ones sleep with their new heights.
         await until(
             pilot,

@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Input
 
-from workbench.ui.chat.turns import AssistantTurnView
+from workbench.ui.chat.turns import Sleeper
 
 # Keys whose names Textual cannot map back to the character they type.
 _UNNAMED_CHARACTERS = {"plus": "+", "minus": "-"}
@@ -22,11 +22,12 @@ class ConversationLog(VerticalScroll, can_focus=True):
     conversation starts to overflow, so no finished pane is laid out again at a new width (for
     long samples that was seconds of Markdown rendering at the end of a turn).
 
-    Finished assistant turns more than ``SLEEP_MARGIN_SCREENS`` viewports above or below what is
-    shown sleep (``AssistantTurnView.sleep``), so a relayout costs the turns near the viewport,
-    not the whole chat. The check runs in the scroll watcher: scrolling wakes turns a screen
-    ahead, so they are mounted before they reach the screen; after a jump (Home, a scrollbar
-    drag) a waking turn shows its blank spacer for the frame or two its columns take to mount."""
+    Finished turns and user messages more than ``SLEEP_MARGIN_SCREENS`` viewports above or
+    below what is shown sleep (``Sleeper.sleep``), so a relayout costs the parts near the
+    viewport, not the whole chat. The check runs in the scroll watcher: scrolling wakes parts
+    a screen ahead, so they are mounted before they reach the screen; after a jump (Home, a
+    scrollbar drag) a waking part is blank at its pinned height for the frame or two its
+    children take to mount."""
 
     DEFAULT_CSS = """
     ConversationLog { height: 1fr; padding: 0 1; scrollbar-gutter: stable; }
@@ -49,38 +50,38 @@ class ConversationLog(VerticalScroll, can_focus=True):
 
     def on_resize(self) -> None:
         if self.size.width != self._checked_width:
-            # A spacer's height was measured at the old width: every row comes back, is laid
+            # A pinned height was measured at the old width: every part comes back, is laid
             # out at the new width, and the far ones sleep again with their new heights.
             self._checked_width = self.size.width
-            views = list(self.query_children(AssistantTurnView))
-            for view in views:
-                view.wake()
-            if not any(view.waking for view in views):
+            parts = list(self.query_children(Sleeper))
+            for part in parts:
+                part.wake()
+            if not any(part.waking for part in parts):
                 self.call_after_refresh(self.update_sleep)
 
-    def on_assistant_turn_view_woken(self, event: AssistantTurnView.Woken) -> None:
+    def on_sleeper_woken(self, event: Sleeper.Woken) -> None:
         # once the last of a batch is back (a resize wakes them all), the far ones sleep again
-        if not any(view.waking for view in self.query_children(AssistantTurnView)):
+        if not any(part.waking for part in self.query_children(Sleeper)):
             self.call_after_refresh(self.update_sleep)
 
     def update_sleep(self) -> None:
-        """Wake the finished turns near the viewport and put the far ones to sleep."""
+        """Wake the finished parts (messages, turns) near the viewport; the far ones sleep."""
         height = self.size.height
         if not height:
             return
         self._checked_at = self.scroll_y
         margin = height * self.SLEEP_MARGIN_SCREENS
         top, bottom = self.scroll_y - margin, self.scroll_y + height + margin
-        for view in self.query_children(AssistantTurnView):
-            if not view.turn.done or view.waking:
+        for part in self.query_children(Sleeper):
+            if not part.can_sleep or part.waking:
                 continue
-            region = view.virtual_region
+            region = part.virtual_region
             if not region:  # not laid out yet
                 continue
             if region.bottom < top or region.y > bottom:
-                view.sleep()
+                part.sleep()
             else:
-                view.wake()
+                part.wake()
 
 
 class PromptInput(Input):

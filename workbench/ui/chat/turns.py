@@ -24,7 +24,72 @@ columns share the turn's width down to this, then the row scrolls sideways. At 1
 columns that is four side by side; eight scroll."""
 
 
-class UserMessage(Vertical):
+class Sleeper(Vertical):
+    """A part of the conversation log that can sleep when far from the viewport: its children
+    are unmounted and its own height is pinned to what it was, so the log's geometry does not
+    change; waking mounts them again before the height is let go. Asleep, a part is one widget
+    (no children, no styles, no compositor entries for them), so a long chat costs the layout
+    and the memory of the parts near the viewport, not of every turn. The conversation log
+    decides who sleeps (``ConversationLog.update_sleep``)."""
+
+    class Woken(Message):
+        """A sleeping part has its children back (the log then decides who sleeps again)."""
+
+    asleep = False
+    _waking = False
+
+    @property
+    def waking(self) -> bool:
+        return self._waking
+
+    @property
+    def can_sleep(self) -> bool:
+        """Whether the part is finished and may sleep (a streaming turn may not)."""
+        return True
+
+    def _keep(self) -> None:
+        """Remember what waking needs before the children are unmounted."""
+
+    async def _restore(self) -> None:
+        """Mount the children again, as they were (the pinned height holds the place)."""
+
+    def sleep(self) -> bool:
+        """Unmount the children, keeping the height; False if the part cannot sleep now
+        (streaming, not laid out yet, or waking)."""
+        if self.asleep:
+            return True
+        height = self.outer_size.height
+        if not self.can_sleep or not height or not self.is_mounted or self._waking:
+            return False
+        self._keep()
+        self.styles.height = height  # border-box: padding and border included, as measured
+        self.remove_children()
+        self.asleep = True
+        return True
+
+    def wake(self) -> None:
+        if self.asleep and not self._waking:
+            self._waking = True
+            self.call_later(self._wake)
+
+    async def _wake(self) -> None:
+        try:
+            self.asleep = False  # restoring shows what it restores (summary, error, cards)
+            await self._restore()
+            self.styles.height = None  # the CSS's `auto` again
+        except BaseException:
+            self._waking = False
+            raise
+        # Laid out twice before the log may measure it for sleep again: a row of columns
+        # wider than the turn gets its scrollbar (one line) in the second pass.
+        self.call_after_refresh(self.call_after_refresh, self._woken)
+
+    def _woken(self) -> None:
+        self._waking = False
+        self.post_message(self.Woken())
+
+
+class UserMessage(Sleeper):
     """The user's message, as Markdown."""
 
     DEFAULT_CSS = """
@@ -45,6 +110,9 @@ class UserMessage(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Markdown(self.text)
+
+    async def _restore(self) -> None:
+        await self.mount(Markdown(self.text))  # the Markdown's blocks are built on its mount
 
 
 class DoctorCard(Static):
@@ -71,18 +139,17 @@ class DoctorCard(Static):
         self.border_title = f"Doctor: {finding.title}{which}"
 
 
-class AssistantTurnView(Vertical):
+class AssistantTurnView(Sleeper):
     """One request: sample columns side by side (scrolling sideways when they do not fit), then
-    the answer summary and any doctor cards.
+    the answer summary, any error and any doctor cards.
 
-    A finished turn far from the viewport can ``sleep``: its row of columns (nearly all of its
-    widgets: n columns of header, thinking panel, panes and stats) is unmounted and a spacer of
-    the same height takes its place; the panes' rendered lines and each column's look are kept
-    (``KeptColumn``), so waking mounts new columns without rendering Markdown again. Textual
-    lays out every displayed widget of the screen on each relayout and each widget costs tens
-    of KiB, so without this every finished n = 8 turn made the next flush slower and the app
-    bigger; asleep, an old turn is a handful of widgets and its text. The conversation log
-    decides who sleeps (``ConversationLog.update_sleep``)."""
+    A finished turn far from the viewport sleeps (``Sleeper``): all its widgets (n columns of
+    header, thinking panel, panes and stats; summary, error, doctor cards) are unmounted and
+    its height is pinned. The panes' rendered lines and each column's look are kept
+    (``KeptColumn``), so waking mounts new columns without rendering Markdown again; the
+    summary, error and findings are made again from what the turn keeps. Textual lays out
+    every displayed widget of the screen on each relayout and each widget costs tens of KiB,
+    so without this every finished n = 8 turn made the next flush slower and the app bigger."""
 
     DEFAULT_CSS = """
     AssistantTurnView { height: auto; margin: 1 0 0 0; }
@@ -91,21 +158,27 @@ class AssistantTurnView(Vertical):
     AssistantTurnView > .turn-summary { height: auto; padding: 0 1; color: $text; }
     AssistantTurnView > .turn-fields { height: auto; padding: 0 1; }
     AssistantTurnView > .turn-error { height: auto; padding: 0 1; color: $error; }
-    AssistantTurnView > .samples-asleep { display: none; }
     """
 
     def __init__(self, turn: AssistantTurn) -> None:
         super().__init__()
         self.turn = turn
         self._columns: dict[int, SampleColumn] = {}
-        self._row = HorizontalScroll(classes="samples")
-        self._spacer = Static("", classes="samples-asleep")
-        self.asleep = False
-        self._waking = False
         self._kept: dict[int, KeptColumn] = {}
         self._kept_scroll_x = 0.0
         self._flagged: set[int] = set()
+        self._summary_shown = False
+        self._error: str | None = None
+        self._findings: list[Finding] = []
         self.set_class(turn.n_requested > 1, "-multi")
+
+    @staticmethod
+    def _notes() -> list[Static]:
+        """The lines under the columns, hidden until there is something to say."""
+        notes = [Static("", classes=name) for name in ("turn-summary", "turn-fields", "turn-error")]
+        for note in notes:
+            note.display = False
+        return notes
 
     def compose(self) -> ComposeResult:
         multi = self.turn.n_requested > 1
@@ -114,81 +187,53 @@ class AssistantTurnView(Vertical):
             index: SampleColumn(index, show_header=multi, id=f"sample-{index}")
             for index in range(count)
         }
-        with self._row:
+        with HorizontalScroll(classes="samples"):
             yield from self._columns.values()
-        yield self._spacer
-        yield Static("", classes="turn-summary")
-        yield Static("", classes="turn-fields")
-        yield Static("", classes="turn-error")
+        yield from self._notes()
 
     def on_mount(self) -> None:
-        self.query_one(".turn-summary").display = False
-        self.query_one(".turn-fields").display = False
-        self.query_one(".turn-error").display = False
         self._size_columns()
 
     def on_resize(self) -> None:
         self._size_columns()
 
-    class Woken(Message):
-        """A sleeping turn has its columns back (the log then decides who sleeps again)."""
-
-    def sleep(self) -> bool:
-        """Unmount the finished row of columns, keeping its height (a spacer), its rendered
-        lines and its look (``KeptColumn``); False if the turn cannot sleep now (streaming, not
-        laid out yet, or waking)."""
-        if self.asleep:
-            return True
-        height = self._row.outer_size.height
-        if not self.turn.done or not height or not self.is_mounted or self._waking:
-            return False
-        self._kept = {index: column.keep() for index, column in self._columns.items()}
-        self._kept_scroll_x = self._row.scroll_x
-        self._spacer.styles.height = height
-        self._spacer.display = True
-        row, self._row, self._columns = self._row, HorizontalScroll(classes="samples"), {}
-        row.remove()
-        self.asleep = True
-        return True
-
-    def wake(self) -> None:
-        """Mount the columns again, as they were (the spacer holds the place until then)."""
-        if self.asleep and not self._waking:
-            self._waking = True
-            self.call_later(self._wake)
+    @property
+    def can_sleep(self) -> bool:
+        return self.turn.done
 
     @property
-    def waking(self) -> bool:
-        return self._waking
+    def error_shown(self) -> bool:
+        return self._error is not None
 
-    async def _wake(self) -> None:
-        try:
-            kept = self._kept
-            columns = {
-                index: SampleColumn(
-                    index, show_header=kept[index].show_header, id=f"sample-{index}"
-                )
-                for index in sorted(kept)
-            }
-            row = HorizontalScroll(*columns.values(), classes="samples")
-            row.display = False
-            await self.mount(row, before=self._spacer)
-            records = {record.index: record for record in self.turn.samples}
-            for index, column in columns.items():
-                await column.restore(records.get(index) or SampleRecord(index), kept[index])
-                column.set_class(index in self._flagged, "-flagged")
-            self._row, self._columns, self._kept = row, columns, {}
-            self._size_columns()
-            if self.query_one(".turn-summary").display:
-                self.show_summary()  # a pick made while asleep is shown
-            row.display = True
-            self._spacer.display = False
-            self.asleep = False
-            if self._kept_scroll_x:
-                row.call_after_refresh(row.scroll_to, x=self._kept_scroll_x, animate=False)
-        finally:
-            self._waking = False
-        self.post_message(self.Woken())
+    def _keep(self) -> None:
+        self._kept = {index: column.keep() for index, column in self._columns.items()}
+        self._kept_scroll_x = self.query_one(".samples", HorizontalScroll).scroll_x
+        self._columns = {}
+
+    async def _restore(self) -> None:
+        kept = self._kept
+        columns = {
+            index: SampleColumn(index, show_header=kept[index].show_header, id=f"sample-{index}")
+            for index in sorted(kept)
+        }
+        row = HorizontalScroll(*columns.values(), classes="samples")
+        row.display = False
+        await self.mount_all([row, *self._notes()])
+        records = {record.index: record for record in self.turn.samples}
+        for index, column in columns.items():
+            await column.restore(records.get(index) or SampleRecord(index), kept[index])
+            column.set_class(index in self._flagged, "-flagged")
+        self._columns, self._kept = columns, {}
+        self._size_columns()
+        if self._summary_shown:
+            self.show_summary()  # a pick made while asleep is shown
+        if self._error is not None:
+            self.show_error(self._error)
+        if self._findings:
+            await self.mount_all([DoctorCard(f) for f in self._findings])
+        row.display = True
+        if self._kept_scroll_x:
+            row.call_after_refresh(row.scroll_to, x=self._kept_scroll_x, animate=False)
 
     def _size_columns(self) -> None:
         # `fr` inside a horizontal scroll resolves to the whole viewport per child, so share the
@@ -210,11 +255,11 @@ class AssistantTurnView(Vertical):
         existing = self._columns.get(index)
         if existing is not None:
             return existing
-        column = SampleColumn(index, show_header=True, id=f"sample-{index}")
         if self.asleep:
             raise RuntimeError("a sleeping turn has no columns: only finished turns sleep")
+        column = SampleColumn(index, show_header=True, id=f"sample-{index}")
         self._columns[index] = column
-        self._row.mount(column)
+        self.query_one(".samples", HorizontalScroll).mount(column)
         self.call_after_refresh(self._size_columns)
         return column
 
@@ -228,6 +273,9 @@ class AssistantTurnView(Vertical):
         if len(finished) < 2:
             return None
         summary = summarise_answers([(s.index, s.content) for s in finished])
+        self._summary_shown = True
+        if self.asleep:
+            return summary  # shown when it wakes
         majority_indices = set(summary.majority.indices) if summary.majority else set()
         group_of = {index: g for g in summary.groups for index in g.indices}
         received = {record.index for record in self.turn.samples}
@@ -286,13 +334,19 @@ class AssistantTurnView(Vertical):
         widget.display = True
 
     def show_error(self, message: str) -> None:
+        self._error = message
+        if self.asleep:
+            return
         error = self.query_one(".turn-error", Static)
         error.update(message)
         error.display = True
 
     async def show_findings(self, findings: list[Finding]) -> None:
-        await self.remove_children(DoctorCard)
+        self._findings = findings
         flagged = self._flagged = {index for finding in findings for index in finding.samples}
+        if self.asleep:
+            return
+        await self.remove_children(DoctorCard)
         for column in self.columns:
             column.set_class(column.index in flagged, "-flagged")
         if findings:

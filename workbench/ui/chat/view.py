@@ -449,7 +449,7 @@ class ChatView(Vertical):
         """Summary and doctor cards for a finished turn."""
         if turn.n_requested > 1 or len(turn.samples) > 1:
             turn_view.show_summary()
-        if turn.error and not turn_view.query_one(".turn-error").display:
+        if turn.error and not turn_view.error_shown:
             turn_view.show_error(turn.error)
         await turn_view.show_findings(diagnose(turn.samples, self.session.turn_context(turn)))
 
