@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rich.console import Console
+from rich.markdown import Markdown as RichMarkdown
 from textual.app import App, ComposeResult
 from textual.containers import HorizontalScroll
 from textual.screen import Screen
@@ -20,7 +22,7 @@ from workbench.chat.blocks import split_blocks
 from workbench.engine.fake import FakeEngine, FakeSample, FakeTurn, long_markdown_chunks, turn_long
 from workbench.ui.chat.reader import SampleReader
 from workbench.ui.chat.sample_column import ANSWER_TAIL_LINES, SampleColumn
-from workbench.ui.chat.text_pane import TextPane
+from workbench.ui.chat.text_pane import CODE_THEME, BlockMarkdown, TextPane
 
 
 class Panes(App[None]):
@@ -176,3 +178,30 @@ async def test_the_flush_timer_shows_the_stream_without_help() -> None:
         assert column.answer_pane.live and app.chat.streaming
         engine.release()
         await settle(pilot)
+
+
+def test_block_markdown_is_rich_markdown_with_a_shared_parser() -> None:
+    """The shared-parser Markdown sets every attribute Rich's own sets, to the same values, and
+    renders every kind of block the same, lines and styles (a Rich upgrade that adds an
+    attribute or changes the parser's rules fails here)."""
+    blocks = [
+        *split_blocks("".join(long_markdown_chunks(400))),
+        "| a | b |\n|---|---|\n| 1 | 2 |",
+        "~~struck~~ and **bold** and `code` and https://example.com",
+        "```python\nprint('x')\n```",
+        "> quoted\n> - list in a quote",
+        "# Heading",
+    ]
+    console = Console(width=44, file=open("/dev/null", "w"), color_system="truecolor")  # noqa: SIM115
+    options = console.options.update(width=44, height=None)
+    for block in blocks:
+        ours = BlockMarkdown(block)
+        theirs = RichMarkdown(block, code_theme=CODE_THEME, hyperlinks=False)
+        assert set(vars(ours)) == set(vars(theirs))
+        for name, value in vars(theirs).items():
+            if name != "parsed":
+                assert getattr(ours, name) == value, name
+        assert [(t.type, t.content) for t in ours.parsed] == [
+            (t.type, t.content) for t in theirs.parsed
+        ]
+        assert console.render_lines(ours, options) == console.render_lines(theirs, options)
