@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.app import App
 
 from tests.ui.scenarios_shell import TERMINAL_SIZE, build_app, settle
 from workbench.chat.model import AssistantTurn, Conversation, SampleRecord, UserTurn
@@ -23,6 +24,28 @@ def test_app_is_the_default_command_on_the_demo_profile() -> None:
     assert (args.profile, args.no_load, args.fake_engine, args.resume) == (
         "mine", True, True, True
     )
+
+
+def test_workbench_with_no_arguments_opens_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `make run` does: `workbench` and nothing else runs the app on the demo profile
+    (the parser test above never ran it, and `workbench` crashed with a traceback)."""
+    seen: dict[str, object] = {}
+    original = App.run
+
+    def run(self: App[object], *args: object, **kwargs: object) -> object:
+        async def pilot(pilot: object) -> None:
+            seen["profile"] = self.initial_profile  # type: ignore[attr-defined]
+            seen["autoload"] = self.autoload  # type: ignore[attr-defined]
+            self.exit()
+
+        kwargs.update(headless=True, auto_pilot=pilot, size=TERMINAL_SIZE)
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(App, "run", run)
+    assert main(["--fake-engine"]) == 0
+    assert seen == {"profile": "demo", "autoload": True}
+    assert main(["--no-load"]) == 0
+    assert seen == {"profile": "demo", "autoload": False}
 
 
 def test_unknown_profile_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

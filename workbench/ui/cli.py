@@ -47,7 +47,7 @@ def run_app(args: argparse.Namespace) -> int:
 
     initial: Any = profile_name(args)
     try:
-        loaded = load_profile(args.profile) if args.profile is not None or not args.url else None
+        loaded = load_profile(initial) if args.profile is not None or not args.url else None
         if args.url:
             from workbench.profiles.deployment import deployment_profile
 
