@@ -19,7 +19,7 @@ from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from workbench.estimate.cpu_kv import cpu_kv_budget
@@ -41,6 +41,7 @@ from workbench.ui.messages import (
 )
 from workbench.ui.profiles_view import ProfilesView
 from workbench.ui.tuner_view import TunerView
+from workbench.ui.widgets.footer import KeyFooter
 from workbench.ui.widgets.status_bar import StatusBar
 from workbench.ui.widgets.vram_gauge import VramGauge
 
@@ -133,7 +134,7 @@ class WorkbenchApp(App[None]):
                     poll_s=1.0 if self.sample_interval_s > 0 else None,
                     id="log-view",
                 )
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def chat_view(self) -> ChatView:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from workbench.chat.model import AssistantTurn
 from workbench.chat.store import ChatStore
@@ -34,6 +34,7 @@ from workbench.profiles.schema import (
     SamplingSection,
 )
 from workbench.ui.chat import ChatView
+from workbench.ui.widgets.footer import KeyFooter
 
 TERMINAL_SIZE = (140, 42)
 PROMPT = "What is 17 + 65?"
@@ -99,7 +100,7 @@ class ChatHostApp(App[None]):
             flush_hz=self.flush_hz,
             id="chat",
         )
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         chat = self.chat

@@ -15,11 +15,12 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from workbench.chat.model import AssistantTurn, SampleRecord
 from workbench.ui.chat.sample_column import stats_line, thinking_title
 from workbench.ui.chat.text_pane import TextPane
+from workbench.ui.widgets.footer import KeyFooter
 
 FOLLOW_INTERVAL_S = 0.25
 
@@ -68,7 +69,7 @@ class SampleReader(ModalScreen[None]):
                 yield TextPane(classes="thinking")
                 yield Static("Answer", classes="reader-heading")
                 yield TextPane(classes="answer")
-            yield Footer()
+            yield KeyFooter()
 
     def on_mount(self) -> None:
         self._show_sample()

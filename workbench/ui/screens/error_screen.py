@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from workbench.ui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from workbench.engine.api import EngineError
@@ -76,7 +78,7 @@ class ErrorScreen(ModalScreen[ErrorChoice]):
                 yield Static(log_text or Text("(no log output)", style="dim"))
             if error.log_path is not None:
                 yield Static(Text(f"Full log: {error.log_path}", style="dim"))
-        yield Footer()
+        yield KeyFooter()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose" and parameters == ("fix",) and self.error.suggestion is None:
